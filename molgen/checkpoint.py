@@ -1,0 +1,98 @@
+"""molgen checkpoints: weights plus the plain config that rebuilds the task, loaded safely.
+
+A checkpoint is a ``torch.save`` of plain data only::
+
+    {"format": "molgen-checkpoint", "version": 1, "molgen_version": "...",
+     "config": {"task": {...Hydra node with _target_...}}, "state_dict": {...}, "extras": {...}}
+
+It loads with ``torch.load(weights_only=True)`` (no pickled code runs), and the config may only
+name ``molgen.*`` and ``torch.optim.*`` targets. Lightning's training checkpoints (``*.ckpt``)
+carry the same ``molgen`` entry and load through the same function.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from molgen.config import safe_instantiate
+from molgen.errors import MolgenInputError
+
+__all__ = ["FORMAT", "VERSION", "save_checkpoint", "load_checkpoint", "load_task"]
+
+FORMAT = "molgen-checkpoint"
+VERSION = 1
+
+
+def save_checkpoint(task: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``task``'s weights, config and extras to ``path`` atomically."""
+    from molgen import __version__
+
+    if task.export_config is None:
+        raise ValueError("task.export_config is not set: the train entry point sets it")
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "molgen_version": __version__,
+        "config": task.export_config,
+        "state_dict": {k: v.detach().cpu() for k, v in task.state_dict().items()},
+        "extras": task.checkpoint_extras(),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a molgen checkpoint (or a Lightning ``.ckpt`` written by molgen) without running code."""
+    path = Path(path)
+    if not path.is_file():
+        raise MolgenInputError(f"{path}: checkpoint file not found")
+    try:
+        raw = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
+        raise MolgenInputError(f"{path}: not a readable molgen checkpoint ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+    if not isinstance(raw, dict):
+        raise MolgenInputError(f"{path}: not a molgen checkpoint (top level is {type(raw).__name__})")
+    if raw.get("format") == FORMAT:
+        if raw.get("version") != VERSION:
+            raise MolgenInputError(f"{path}: checkpoint format version {raw.get('version')} is not supported "
+                                   f"by this molgen (reads version {VERSION})")
+        return raw
+    if "molgen" in raw and "state_dict" in raw:  # a Lightning checkpoint from `molgen train`
+        meta = raw["molgen"]
+        if not meta.get("config"):
+            raise MolgenInputError(f"{path}: Lightning checkpoint without a molgen config")
+        extras = {k: v for k, v in meta.items() if k != "config"}
+        return {"format": FORMAT, "version": VERSION, "config": meta["config"],
+                "state_dict": raw["state_dict"], "extras": extras}
+    raise MolgenInputError(f"{path}: not a molgen checkpoint (no '{FORMAT}' marker or 'molgen' entry)")
+
+
+def load_task(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
+    """Rebuild the task module stored in ``path`` and load its weights (eval mode)."""
+    ckpt = load_checkpoint(path)
+    config = ckpt["config"]
+    if "task" not in config:
+        raise MolgenInputError(f"{path}: checkpoint config has no 'task' entry")
+    task = safe_instantiate(config["task"], where=str(path))
+    missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
+    if missing or unexpected:
+        raise MolgenInputError(f"{path}: weights do not match the stored model config "
+                               f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+    task.load_checkpoint_extras(ckpt.get("extras", {}))
+    task.export_config = config
+    return task.to(map_location).eval()

@@ -1,0 +1,1 @@
+"""The jobs behind ``molgen <command>``: each takes a composed Hydra config and runs."""

@@ -1,0 +1,210 @@
+"""Sampling as a job: SDF + CSV out, written batch by batch.
+
+Each batch of ligands is generated with its own seed (``seed``, batch index), decoded, and
+written at once to ``<outdir>/batches/batch_NNNN.sdf`` (atomically). A killed run keeps every
+finished batch; ``resume=True`` skips them, so the resumed run ends with exactly ``n_samples``.
+At the end the batches are merged into ``<outdir>/ligands.sdf`` and ``<outdir>/samples.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molgen.errors import MolgenInputError
+from molgen.io.records import PocketRecord
+
+__all__ = ["SamplingJob", "parse_n_atoms", "pocket_tensors", "run_batches", "run_ligand_sampling", "run_molecule_sampling", "merge_batches"]
+
+log = logging.getLogger(__name__)
+
+
+def parse_n_atoms(value: int | str | Sequence[int] | None) -> tuple[int, int] | None:
+    """``25`` -> (25, 25); ``"15-25"`` or ``[15, 25]`` -> (15, 25); ``None`` -> pocket-size model."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
+        lo, hi = (int(v) for v in value)
+    elif isinstance(value, str) and "-" in value.strip()[1:]:
+        lo, hi = (int(v) for v in value.split("-", 1))
+    else:
+        lo = hi = int(value)
+    if lo < 1 or hi < lo:
+        raise MolgenInputError(f"n_atoms={value!r}: give a positive number or a range 'lo-hi' with 1 <= lo <= hi")
+    return lo, hi
+
+
+def pocket_tensors(pocket: PocketRecord, mode: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Featurized pocket centred on its centroid: (pos, feat, center [1, 3])."""
+    from molgen.data.featurize import featurize_pocket
+
+    feats = featurize_pocket(pocket, mode)
+    center = feats["pocket_pos"].mean(0, keepdim=True)
+    return feats["pocket_pos"] - center, feats["pocket_feat"], center
+
+
+@dataclass
+class SamplingJob:
+    """What to sample and where to write it."""
+
+    outdir: Path
+    n_samples: int = 10
+    n_atoms: tuple[int, int] | None = None
+    steps: int | None = None
+    batch_size: int = 50
+    seed: int = 0
+    largest_fragment: bool = False
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.n_samples < 1:
+            raise MolgenInputError(f"n_samples={self.n_samples}: must be >= 1")
+        if self.batch_size < 1:
+            raise MolgenInputError(f"batch_size={self.batch_size}: must be >= 1")
+        if self.steps is not None and self.steps < 1:
+            raise MolgenInputError(f"steps={self.steps}: must be >= 1")
+
+
+def _batch_sizes(task, pocket_n: int, job: SamplingJob, count: int, gen: torch.Generator) -> list[int]:
+    if job.n_atoms is None:
+        return task.sample_sizes(pocket_n, count, generator=gen)
+    lo, hi = job.n_atoms
+    return torch.randint(lo, hi + 1, (count,), generator=gen).tolist()
+
+
+def _decode_batch(generated, start: int, largest_fragment: bool) -> tuple[list, list[dict]]:
+    from molgen.chem.properties import compute_properties
+    from molgen.chem.reconstruct import reconstruct_mol
+
+    mols, rows = [], []
+    for k, g in enumerate(generated):
+        row = {"sample": start + k, "n_atoms": len(g.elements), "finite": g.finite, "valid": False,
+               "connected": False, "n_fragments": 0, "smiles": "", "qed": np.nan, "sa": np.nan, "error": ""}
+        if not g.finite:
+            row["error"] = "non-finite coordinates in the sampling trajectory"
+            rows.append(row)
+            continue
+        rec = reconstruct_mol(g.pos, g.elements, largest_fragment=largest_fragment)
+        row.update(valid=rec.valid, connected=rec.connected, n_fragments=rec.n_fragments,
+                   smiles=rec.smiles or "", error=rec.error or "")
+        if rec.valid:
+            props = compute_properties(rec.mol)
+            row.update(qed=props.get("qed", np.nan), sa=props.get("sa", np.nan))
+            mols.append((rec.mol, {k2: row[k2] for k2 in ("sample", "valid", "connected", "smiles", "qed", "sa")}))
+        rows.append(row)
+    return mols, rows
+
+
+BatchFn = Callable[[int, int, torch.Generator], tuple[list, list[dict]]]
+
+
+def run_batches(job: SamplingJob, make_batch: BatchFn, *, sdf_name: str) -> pd.DataFrame:
+    """Call ``make_batch(index, count, generator) -> (mols_with_props, rows)`` per batch.
+
+    Each batch is written at once (SDF, then CSV: a batch is done when its CSV exists); with
+    ``job.resume`` finished batches are skipped. Returns the merged per-sample table.
+    """
+    from molgen.io.sdf import write_sdf
+
+    outdir = Path(job.outdir)
+    batch_dir = outdir / "batches"
+    batch_dir.mkdir(parents=True, exist_ok=True)
+    n_batches = (job.n_samples + job.batch_size - 1) // job.batch_size
+    for b in range(n_batches):
+        sdf_path, csv_path = batch_dir / f"batch_{b:04d}.sdf", batch_dir / f"batch_{b:04d}.csv"
+        if job.resume and sdf_path.exists() and csv_path.exists():
+            log.info("resume: batch %d already written, skipping", b)
+            continue
+        count = min(job.batch_size, job.n_samples - b * job.batch_size)
+        gen = torch.Generator().manual_seed(job.seed * 100_003 + b)
+        t0 = time.perf_counter()
+        mols, rows = make_batch(b, count, gen)
+        dt = (time.perf_counter() - t0) / max(count, 1)
+        for r in rows:
+            r["seconds"] = dt
+        write_sdf([m for m, _ in mols], sdf_path, props=[p for _, p in mols])
+        _write_csv_atomic(pd.DataFrame(rows), csv_path)
+    return merge_batches(outdir, n_batches, sdf_name)
+
+
+def run_ligand_sampling(
+    task,
+    pocket: PocketRecord,
+    job: SamplingJob,
+    *,
+    sampler=None,
+    on_step: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
+    """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``."""
+    pos, feat, center = pocket_tensors(pocket, task.pocket_mode)
+
+    def make_batch(b: int, count: int, gen: torch.Generator):
+        sizes = _batch_sizes(task, pos.shape[0], job, count, gen)
+        generated = task.generate(pos, feat, sizes, center=center, steps=job.steps, sampler=sampler,
+                                  generator=gen, batch_size=count, progress=on_step)
+        return _decode_batch(generated, b * job.batch_size, job.largest_fragment)
+
+    return run_batches(job, make_batch, sdf_name="ligands.sdf")
+
+
+def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
+                          on_step: Callable[[int], None] | None = None) -> pd.DataFrame:
+    """Generate ``job.n_samples`` molecules; bonds from EDM's distance tables; ``molecules.sdf``."""
+    from molgen.metrics.stability import build_edm_mol, check_molecule
+
+    def make_batch(b: int, count: int, gen: torch.Generator):
+        if job.n_atoms is None:
+            sizes = task.sample_sizes(count, generator=gen)
+        else:
+            sizes = torch.randint(job.n_atoms[0], job.n_atoms[1] + 1, (count,), generator=gen).tolist()
+        mols, rows = [], []
+        for k, (pos, elements, ok) in enumerate(task.generate(sizes, steps=job.steps, sampler=sampler,
+                                                              generator=gen, batch_size=count, progress=on_step)):
+            row = {"sample": b * job.batch_size + k, "n_atoms": len(elements), "finite": ok,
+                   "mol_stable": False, "atom_stable": 0.0, "valid": False, "smiles": "", "error": ""}
+            if not ok:
+                row["error"] = "non-finite coordinates in the sampling trajectory"
+            else:
+                check = check_molecule(pos, elements)
+                row.update(mol_stable=check.molecule_stable, atom_stable=check.n_stable_atoms / check.n_atoms,
+                           valid=check.valid, smiles=check.smiles or "")
+                mols.append((build_edm_mol(pos, elements),
+                             {k2: row[k2] for k2 in ("sample", "mol_stable", "valid", "smiles")}))
+            rows.append(row)
+        return mols, rows
+
+    return run_batches(job, make_batch, sdf_name="molecules.sdf")
+
+
+def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:
+    """Concatenate the batch files into ``<sdf_name>`` and ``samples.csv`` (atomically)."""
+    from rdkit import Chem
+
+    from molgen.io.sdf import write_sdf
+
+    batch_dir = outdir / "batches"
+    frames, mols = [], []
+    for b in range(n_batches):
+        frames.append(pd.read_csv(batch_dir / f"batch_{b:04d}.csv", keep_default_na=False,
+                                  na_values=[""]))
+        supplier = Chem.SDMolSupplier(str(batch_dir / f"batch_{b:04d}.sdf"), sanitize=False, removeHs=False)
+        mols.extend(m for m in supplier if m is not None)
+    table = pd.concat(frames, ignore_index=True)
+    props = [{name: m.GetProp(name) for name in m.GetPropNames()} for m in mols]
+    write_sdf(mols, outdir / sdf_name, props=props)
+    _write_csv_atomic(table, outdir / "samples.csv")
+    return table

@@ -1,0 +1,118 @@
+"""Equivariance and centre-of-mass checks, shipped so users can test their own models.
+
+Example::
+
+    from molgen.testing import assert_equivariant
+    assert_equivariant(lambda pos, h: net(pos, h, t, batch), {"pos": pos, "h": h},
+                       positions=["pos"], outputs=("vector", "invariant"), reflect=True)
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["random_rotation", "assert_equivariant", "assert_permutation_equivariant", "assert_zero_com"]
+
+Kind = str  # "position" (R x + t), "vector" (R x), "invariant" (x)
+
+
+def random_rotation(generator: torch.Generator | None = None, reflect: bool = False,
+                    dtype: torch.dtype = torch.float64) -> Tensor:
+    """A uniformly random 3x3 rotation (times -1, an improper rotation, if ``reflect``)."""
+    q, r = torch.linalg.qr(torch.randn(3, 3, generator=generator, dtype=torch.float64))
+    q = q * torch.sign(torch.diagonal(r))[None, :]
+    if torch.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    if reflect:
+        q = -q
+    return q.to(dtype)
+
+
+def _transform(x: Tensor, kind: Kind, rot: Tensor, shift: Tensor) -> Tensor:
+    if kind == "invariant":
+        return x
+    y = x @ rot.T.to(x.dtype)
+    return y + shift.to(x.dtype) if kind == "position" else y
+
+
+def assert_equivariant(
+    fn: Callable[..., Tensor | Sequence[Tensor]],
+    inputs: Mapping[str, Tensor],
+    *,
+    positions: Sequence[str] = ("pos",),
+    vectors: Sequence[str] = (),
+    outputs: Sequence[Kind] = ("vector",),
+    reflect: bool = False,
+    translate: bool = True,
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    seed: int = 0,
+) -> None:
+    """Check ``fn(g . inputs) == g . fn(inputs)`` for a random rotation (+reflection, +translation).
+
+    ``positions`` name inputs that rotate and translate, ``vectors`` inputs that only rotate; the
+    rest are invariant. ``outputs`` gives the kind of each output ("position", "vector",
+    "invariant"). Raises ``AssertionError`` with the largest deviation on failure.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rot = random_rotation(gen, reflect=reflect)
+    shift = torch.randn(3, generator=gen, dtype=torch.float64) * (3.0 if translate else 0.0)
+    moved = {}
+    for name, x in inputs.items():
+        kind = "position" if name in positions else "vector" if name in vectors else "invariant"
+        moved[name] = _transform(x, kind, rot, shift)
+    out = fn(**inputs)
+    out_moved = fn(**moved)
+    out = (out,) if isinstance(out, Tensor) else tuple(out)
+    out_moved = (out_moved,) if isinstance(out_moved, Tensor) else tuple(out_moved)
+    if len(out) != len(outputs):
+        raise AssertionError(f"fn returned {len(out)} outputs but {len(outputs)} kinds were given")
+    for i, (a, b, kind) in enumerate(zip(out, out_moved, outputs)):
+        expected = _transform(a, kind, rot, shift)
+        if not torch.allclose(b, expected, atol=atol, rtol=rtol):
+            err = (b - expected).abs().max().item()
+            what = "reflection" if reflect else "rotation"
+            raise AssertionError(f"output {i} ({kind}) is not equivariant under {what}"
+                                 f"{' + translation' if translate else ''}: max deviation {err:.3g}")
+
+
+def assert_permutation_equivariant(
+    fn: Callable[..., Tensor | Sequence[Tensor]],
+    inputs: Mapping[str, Tensor],
+    *,
+    node_inputs: Sequence[str],
+    node_outputs: Sequence[bool],
+    atol: float = 1e-4,
+    seed: int = 0,
+) -> None:
+    """Check that permuting the nodes of ``node_inputs`` permutes the per-node outputs alike.
+
+    ``node_outputs[i]`` says whether output ``i`` is per node (permuted) or global (unchanged).
+    Use on a single graph, or keep the permutation within graphs.
+    """
+    n = inputs[node_inputs[0]].shape[0]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    permuted = {k: (v[perm] if k in node_inputs else v) for k, v in inputs.items()}
+    out, out_p = fn(**inputs), fn(**permuted)
+    out = (out,) if isinstance(out, Tensor) else tuple(out)
+    out_p = (out_p,) if isinstance(out_p, Tensor) else tuple(out_p)
+    for i, (a, b, per_node) in enumerate(zip(out, out_p, node_outputs)):
+        expected = a[perm] if per_node else a
+        if not torch.allclose(b, expected, atol=atol):
+            raise AssertionError(f"output {i} is not permutation equivariant: "
+                                 f"max deviation {(b - expected).abs().max().item():.3g}")
+
+
+def assert_zero_com(pos: Tensor, batch: Tensor | None = None, atol: float = 1e-4) -> None:
+    """Check that every graph's coordinates have zero centre of mass (unweighted mean)."""
+    if batch is None:
+        batch = torch.zeros(pos.shape[0], dtype=torch.long, device=pos.device)
+    n = int(batch.max()) + 1
+    sums = pos.new_zeros(n, 3).index_add_(0, batch, pos)
+    counts = torch.bincount(batch, minlength=n).clamp(min=1).to(pos.dtype)
+    com = sums / counts[:, None]
+    if com.abs().max() > atol:
+        raise AssertionError(f"centre of mass is not zero: max |com| = {com.abs().max().item():.3g}")
