@@ -3,8 +3,8 @@
 The public API is imported lazily so that ``import molgen`` stays fast::
 
     import molgen
-    task = molgen.load_model("data/checkpoints/ligand_pocket.pt")
-    mols = molgen.sample_ligands(receptor="rec.pdb", ref_ligand="lig.sdf", n_samples=10)
+    model = molgen.load_model()                    # bundled ligand-pocket checkpoint
+    mols = molgen.sample_ligands(model, receptor="rec.pdb", ref_ligand="lig.sdf", n_samples=10)
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ __version__ = "0.1.0"
 _API = {
     "load_model": "molgen.api",
     "sample_ligands": "molgen.api",
+    "sample_molecules": "molgen.api",
+    "bundled_checkpoint": "molgen.api",
     "MolgenInputError": "molgen.errors",
 }
 

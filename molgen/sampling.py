@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from rdkit import Chem
 
 from molgen.errors import MolgenInputError
 from molgen.io.records import PocketRecord
@@ -63,6 +64,9 @@ class SamplingJob:
     seed: int = 0
     largest_fragment: bool = False
     resume: bool = False
+    guidance_scale: float = 1.0
+    resample: int = 1
+    allowed_elements: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.n_samples < 1:
@@ -71,6 +75,8 @@ class SamplingJob:
             raise MolgenInputError(f"batch_size={self.batch_size}: must be >= 1")
         if self.steps is not None and self.steps < 1:
             raise MolgenInputError(f"steps={self.steps}: must be >= 1")
+        if self.resample < 1:
+            raise MolgenInputError(f"resample={self.resample}: must be >= 1")
 
 
 def _batch_sizes(task, pocket_n: int, job: SamplingJob, count: int, gen: torch.Generator) -> list[int]:
@@ -80,14 +86,30 @@ def _batch_sizes(task, pocket_n: int, job: SamplingJob, count: int, gen: torch.G
     return torch.randint(lo, hi + 1, (count,), generator=gen).tolist()
 
 
-def _decode_batch(generated, start: int, largest_fragment: bool) -> tuple[list, list[dict]]:
+def fragment_query(fragment_mol):
+    """A substructure query of a fragment that ignores bond orders (they are re-perceived)."""
+    params = Chem.AdjustQueryParameters.NoAdjustments()
+    params.makeBondsGeneric = True
+    return Chem.AdjustQueryProperties(Chem.RemoveHs(fragment_mol), params)
+
+
+def _fragment_intact(mol, query, n_fixed: int) -> bool:
+    """The fixed atoms (the first ``n_fixed``) still form the fragment's bonded graph."""
+    return any(set(m) == set(range(n_fixed)) for m in mol.GetSubstructMatches(query, uniquify=False))
+
+
+def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=None) -> tuple[list, list[dict]]:
     from molgen.chem.properties import compute_properties
     from molgen.chem.reconstruct import reconstruct_mol
 
+    query = None if fragment_mol is None else fragment_query(fragment_mol)
+    n_fixed = 0 if fragment_mol is None else fragment_mol.GetNumHeavyAtoms()
     mols, rows = [], []
     for k, g in enumerate(generated):
         row = {"sample": start + k, "n_atoms": len(g.elements), "finite": g.finite, "valid": False,
                "connected": False, "n_fragments": 0, "smiles": "", "qed": np.nan, "sa": np.nan, "error": ""}
+        if query is not None:
+            row["fragment_intact"] = False
         if not g.finite:
             row["error"] = "non-finite coordinates in the sampling trajectory"
             rows.append(row)
@@ -98,7 +120,11 @@ def _decode_batch(generated, start: int, largest_fragment: bool) -> tuple[list, 
         if rec.valid:
             props = compute_properties(rec.mol)
             row.update(qed=props.get("qed", np.nan), sa=props.get("sa", np.nan))
-            mols.append((rec.mol, {k2: row[k2] for k2 in ("sample", "valid", "connected", "smiles", "qed", "sa")}))
+            sd = {k2: row[k2] for k2 in ("sample", "valid", "connected", "smiles", "qed", "sa")}
+            if query is not None and not largest_fragment:
+                row["fragment_intact"] = sd["fragment_intact"] = _fragment_intact(rec.mol, query, n_fixed)
+                sd["fixed_atoms"] = " ".join(str(i + 1) for i in range(n_fixed))  # 1-based, SDF style
+            mols.append((rec.mol, sd))
         rows.append(row)
     return mols, rows
 
@@ -142,15 +168,31 @@ def run_ligand_sampling(
     *,
     sampler=None,
     on_step: Callable[[int], None] | None = None,
+    fragment_mol=None,
 ) -> pd.DataFrame:
-    """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``."""
+    """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``.
+
+    ``fragment_mol`` (RDKit, receptor frame) is kept fixed as the first atoms of every ligand;
+    ``n_atoms`` then counts the fragment too. Rows get ``fragment_intact`` and the SDF records
+    get a ``fixed_atoms`` property (1-based indices).
+    """
+    from molgen.tasks.ligand_pocket import Fragment
+
     pos, feat, center = pocket_tensors(pocket, task.pocket_mode)
+    fragment = None
+    if fragment_mol is not None:
+        frag = Chem.RemoveHs(fragment_mol)
+        fragment = Fragment(frag.GetConformer().GetPositions(), [a.GetSymbol() for a in frag.GetAtoms()])
 
     def make_batch(b: int, count: int, gen: torch.Generator):
         sizes = _batch_sizes(task, pos.shape[0], job, count, gen)
+        if fragment is not None:
+            sizes = [max(n, len(fragment.elements) + 1) for n in sizes]
         generated = task.generate(pos, feat, sizes, center=center, steps=job.steps, sampler=sampler,
-                                  generator=gen, batch_size=count, progress=on_step)
-        return _decode_batch(generated, b * job.batch_size, job.largest_fragment)
+                                  generator=gen, batch_size=count, progress=on_step, fragment=fragment,
+                                  resample=job.resample, guidance_scale=job.guidance_scale,
+                                  allowed_elements=job.allowed_elements)
+        return _decode_batch(generated, b * job.batch_size, job.largest_fragment, fragment_mol)
 
     return run_batches(job, make_batch, sdf_name="ligands.sdf")
 
@@ -192,8 +234,6 @@ def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
 
 def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:
     """Concatenate the batch files into ``<sdf_name>`` and ``samples.csv`` (atomically)."""
-    from rdkit import Chem
-
     from molgen.io.sdf import write_sdf
 
     batch_dir = outdir / "batches"

@@ -74,9 +74,28 @@ def _pocket(cfg: DictConfig):
 def _job(cfg: DictConfig, outdir: Path):
     from molgen.sampling import SamplingJob, parse_n_atoms
 
+    elements = cfg.get("elements")
     return SamplingJob(outdir=outdir, n_samples=int(cfg.n_samples), n_atoms=parse_n_atoms(cfg.n_atoms),
                        steps=cfg.steps, batch_size=int(cfg.batch_size), seed=int(cfg.seed),
-                       largest_fragment=bool(cfg.get("largest_fragment", False)), resume=bool(cfg.resume))
+                       largest_fragment=bool(cfg.get("largest_fragment", False)), resume=bool(cfg.resume),
+                       guidance_scale=float(cfg.get("guidance_scale", 1.0)), resample=int(cfg.get("resample", 1)),
+                       allowed_elements=None if elements is None else tuple(str(e) for e in elements))
+
+
+def _fragment(cfg: DictConfig):
+    """The fixed fragment: ``fix_fragment=frag.sdf``, or ``fix_atoms=[...]`` of ``ref_ligand``."""
+    from molgen.chem.fragments import fragment_from_atoms
+    from molgen.io.sdf import read_ligands
+
+    if cfg.get("fix_fragment"):
+        if cfg.get("fix_atoms"):
+            raise MolgenInputError("give fix_fragment=... or fix_atoms=..., not both")
+        return read_ligands(cfg.fix_fragment)[0]
+    if cfg.get("fix_atoms"):
+        if not cfg.ref_ligand:
+            raise MolgenInputError("fix_atoms=[...] picks atoms of ref_ligand=...: give ref_ligand")
+        return fragment_from_atoms(read_ligands(cfg.ref_ligand)[0], list(cfg.fix_atoms), source=str(cfg.ref_ligand))
+    return None
 
 
 def _with_progress(job, steps: int, what: str, fn):
@@ -101,10 +120,11 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
 
     job = _job(cfg, outdir)
     pocket = _pocket(cfg)
+    fragment = _fragment(cfg)
     task, sampler, ckpt = _load(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
-    table, wall = _with_progress(job, steps, "ligands",
-                                 lambda cb: run_ligand_sampling(task, pocket, job, sampler=sampler, on_step=cb))
+    table, wall = _with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
+        task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment))
     n = len(table)
     valid = table["valid"].astype(bool)
     rows = [
@@ -116,6 +136,8 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("connected", f"{int((valid & table['connected'].astype(bool)).sum())}"),
         ("mean QED (valid)", f"{table.loc[valid, 'qed'].mean():.3f}" if valid.any() else "-"),
         ("mean SA (valid)", f"{table.loc[valid, 'sa'].mean():.3f}" if valid.any() else "-"),
+        *([("fragment intact + valid", f"{int(table['fragment_intact'].astype(bool).sum())}")]
+          if "fragment_intact" in table else []),
         ("time", f"{wall:.1f} s ({wall / max(n, 1):.2f} s per ligand)"),
         ("written", str(outdir / "ligands.sdf")),
     ]

@@ -1,8 +1,9 @@
 """Stateless variance-preserving noise schedules: alpha(t), sigma(t) for continuous t in [0, 1].
 
-Every schedule satisfies ``alpha(t)^2 + sigma(t)^2 = 1``, ``alpha`` decreasing from ~1 at
+The variance-preserving ones satisfy ``alpha(t)^2 + sigma(t)^2 = 1``, ``alpha`` decreasing from ~1 at
 ``t = 0`` to ~0 at ``t = 1``. ``precision`` keeps both strictly inside (0, 1) so that the SNR
-is finite at both ends (as EDM's clipped schedules do).
+is finite at both ends (as EDM's clipped schedules do). :class:`LinearSchedule` is flow matching's
+straight path, alpha = 1 - t, sigma = t.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Schedule", "CosineSchedule", "PolynomialSchedule"]
+__all__ = ["Schedule", "CosineSchedule", "PolynomialSchedule", "LinearSchedule"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +60,25 @@ class PolynomialSchedule(Schedule):
 
     def alpha2_raw(self, t: Tensor) -> Tensor:
         return (1.0 - t**self.power) ** 2
+
+
+@dataclass(frozen=True)
+class LinearSchedule(Schedule):
+    """Flow matching's straight path: ``alpha = 1 - (1 - precision) t``, ``sigma = t``.
+
+    Not variance preserving; ``precision`` keeps alpha > 0 at t = 1 so every sampler is defined.
+    """
+
+    precision: float = 1e-3
+
+    def alpha(self, t: Tensor) -> Tensor:
+        return 1.0 - (1.0 - self.precision) * t.clamp(0.0, 1.0)
+
+    def sigma(self, t: Tensor) -> Tensor:
+        return t.clamp(0.0, 1.0)
+
+    def alpha2(self, t: Tensor) -> Tensor:
+        return self.alpha(t) ** 2
+
+    def log_snr(self, t: Tensor) -> Tensor:
+        return 2 * (torch.log(self.alpha(t)) - torch.log(self.sigma(t)))

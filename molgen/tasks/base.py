@@ -10,7 +10,8 @@ from __future__ import annotations
 import copy
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable
+from functools import partial
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import torch
@@ -21,7 +22,7 @@ from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
 from molgen.nn.base import Context
 
-__all__ = ["DiffusionTask", "Graphs", "Samples"]
+__all__ = ["DiffusionTask", "FixedAtoms", "Graphs", "Samples"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,16 @@ class Graphs:
     batch: Tensor          # [N] graph index, sorted
     n_graphs: int
     context: tuple[Tensor, Tensor, Tensor] | None = None  # (pos, feat, batch) of fixed atoms
+
+
+@dataclass
+class FixedAtoms:
+    """Atoms held fixed while sampling: ``mask`` [N] over all nodes, ``pos`` [N, 3] and ``types``
+    [N] (values used where ``mask``), in the task's frame."""
+
+    mask: Tensor
+    pos: Tensor
+    types: Tensor
 
 
 @dataclass
@@ -64,6 +75,8 @@ class DiffusionTask(L.LightningModule):
         sample_steps: default number of sampling steps.
         val_samples: graphs sampled at the end of each validation epoch (0: none).
         val_sample_steps: sampling steps used for them.
+        context_dropout: probability of training a graph without its context (pocket), which
+            makes classifier-free guidance possible at sampling (``guidance_scale``).
     """
 
     def __init__(
@@ -77,6 +90,7 @@ class DiffusionTask(L.LightningModule):
         sample_steps: int = 100,
         val_samples: int = 0,
         val_sample_steps: int = 50,
+        context_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         self.net, self.process, self.sampler = net, process, sampler
@@ -84,6 +98,7 @@ class DiffusionTask(L.LightningModule):
         self.ema_decay = float(ema_decay)
         self.ema = copy.deepcopy(net).requires_grad_(False) if self.ema_decay > 0 else None
         self.sample_steps, self.val_samples, self.val_sample_steps = sample_steps, val_samples, val_sample_steps
+        self.context_dropout = float(context_dropout)
         self.export_config: dict | None = None  # set by the train entry point, stored in checkpoints
 
     # ---- what subclasses provide ------------------------------------------------------------
@@ -110,12 +125,19 @@ class DiffusionTask(L.LightningModule):
         eps_h = p.type_noise(h0, generator)
         tn = t[g.batch]
         x_t, h_t = p.add_noise(g.pos, eps_x, tn), p.add_noise(h0, eps_h, tn)
-        ctx = self.net.encode_context(*g.context) if g.context is not None else None
+        ctx = None
+        if g.context is not None:
+            c_pos, c_feat, c_batch = g.context
+            if self.training and self.context_dropout > 0:  # classifier-free guidance training
+                keep = torch.rand(g.n_graphs, device=dev) >= self.context_dropout
+                sel = keep[c_batch]
+                c_pos, c_feat, c_batch = c_pos[sel], c_feat[sel], c_batch[sel]
+            ctx = self.net.encode_context(c_pos, c_feat, c_batch)
         pred_x, pred_h = self.net(x_t, h_t, t, g.batch, ctx)
         if p.zero_com:
             pred_x = remove_com(pred_x, g.batch)
-        loss_x = (pred_x - eps_x).square().sum(-1).mean()
-        loss_h = (pred_h - eps_h).square().sum(-1).mean()
+        loss_x = (pred_x - p.target(g.pos, eps_x, tn)).square().sum(-1).mean()
+        loss_h = (pred_h - p.target(h0, eps_h, tn)).square().sum(-1).mean()
         return {"loss": p.pos_weight * loss_x + p.type_weight * loss_h, "loss_pos": loss_x, "loss_types": loss_h}
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor | None:
@@ -171,6 +193,19 @@ class DiffusionTask(L.LightningModule):
         """The EMA weights when kept, else the live ones."""
         return self.ema if self.ema is not None else self.net
 
+    def _predict(self, net: nn.Module, x: Tensor, h: Tensor, t: Tensor, batch: Tensor, n_graphs: int,
+                 context: Context | None, guidance_scale: float) -> tuple[Tensor, Tensor]:
+        """Network output at time ``t``; with guidance, ``u + w (c - u)`` of the (un)conditional ones."""
+        tt = torch.full((n_graphs,), float(t), device=x.device)
+        out_x, out_h = net(x, h, tt, batch, context)
+        if context is not None and guidance_scale != 1.0:
+            un_x, un_h = net(x, h, tt, batch, None)
+            out_x = un_x + guidance_scale * (out_x - un_x)
+            out_h = un_h + guidance_scale * (out_h - un_h)
+        if self.process.zero_com:
+            out_x = remove_com(out_x, batch)
+        return out_x, out_h
+
     @torch.inference_mode()
     def denoise(
         self,
@@ -181,37 +216,82 @@ class DiffusionTask(L.LightningModule):
         sampler: Sampler | None = None,
         generator: torch.Generator | None = None,
         progress: Callable[[int], None] | None = None,
+        fixed: FixedAtoms | None = None,
+        resample: int = 1,
+        guidance_scale: float = 1.0,
+        allowed_types: Sequence[int] | None = None,
     ) -> Samples:
         """Run the reverse process for graphs of ``n_atoms`` atoms each, from prior to t=0.
 
-        ``context`` is encoded once by the caller (``net.encode_context``) and shared by every
-        step. ``generator`` (CPU) makes the run reproducible. ``progress(k)`` is called after
-        each step.
+        Args:
+            context: encoded once by the caller (``net.encode_context``), shared by every step.
+            generator: CPU generator; makes the run reproducible.
+            progress: called with the step number after each step.
+            fixed: atoms kept at given coordinates and types (inpainting by replacement: after
+                every step they are set to the forward-noised fragment at the new time, exactly
+                the fragment at t=0).
+            resample: RePaint resampling: each step is repeated this many times, jumping back
+                with fresh forward noise in between, so the free atoms harmonise with the fixed.
+            guidance_scale: classifier-free guidance weight of the context (1: conditional
+                model, 0: unconditional model).
+            allowed_types: restrict the decoded atom types to these indices.
         """
         net, p = self.sampling_net, self.process
         sampler = sampler or self.sampler
         steps = steps or self.sample_steps
+        if resample < 1:
+            raise ValueError(f"resample must be >= 1, got {resample}")
+        if fixed is not None and p.zero_com:
+            raise ValueError("fixed atoms need a process without zero-CoM projection")
         dev = self.device
         n_graphs = int(n_atoms.shape[0])
         batch = torch.repeat_interleave(torch.arange(n_graphs), n_atoms.cpu()).to(dev)
         n = int(batch.shape[0])
-        x = p.pos_noise(torch.zeros(n, 3), batch.cpu(), generator).to(dev)
-        h = p.type_noise(torch.zeros(n, self.n_types), generator).to(dev)
+
+        def noise() -> tuple[Tensor, Tensor]:
+            return (p.pos_noise(torch.zeros(n, 3), batch.cpu(), generator).to(dev),
+                    p.type_noise(torch.zeros(n, self.n_types), generator).to(dev))
+
+        def pin(x: Tensor, h: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+            if fixed is None:
+                return x, h
+            nx, nh = noise()
+            sn = s.to(dev).expand(n).float()
+            fx = p.add_noise(fixed.pos.to(dev), nx, sn) if float(s) > 0 else fixed.pos.to(dev)
+            h0 = p.encode_types(fixed.types.to(dev), self.n_types)
+            fh = p.add_noise(h0, nh, sn) if float(s) > 0 else h0
+            m = fixed.mask.to(dev)[:, None]
+            return torch.where(m, fx, x), torch.where(m, fh, h)
+
         ts = sampler.timesteps(steps)
+        x, h = pin(*noise(), ts[0])
+        predict = partial(self._predict, net, batch=batch, n_graphs=n_graphs, context=context,
+                          guidance_scale=guidance_scale)
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):
-            tt = torch.full((n_graphs,), float(t), device=dev)
-            eps_x, eps_h = net(x, h, tt, batch, context)
-            if p.zero_com:
-                eps_x = remove_com(eps_x, batch)
-            nx = nh = None
-            if sampler.needs_noise:
-                nx = p.pos_noise(torch.zeros(n, 3), batch.cpu(), generator).to(dev)
-                nh = p.type_noise(torch.zeros(n, self.n_types), generator).to(dev)
-            x = sampler.step(p, x, eps_x, t.to(dev), s.to(dev), nx)
-            h = sampler.step(p, h, eps_h, t.to(dev), s.to(dev), nh)
+            t_d, s_d = t.to(dev), s.to(dev)
+            for r in range(resample):
+                out_x, out_h = predict(x=x, h=h, t=t)
+                nx, nh = noise() if sampler.needs_noise else (None, None)
+                x_new = sampler.step(p, x, out_x, t_d, s_d, nx)
+                h_new = sampler.step(p, h, out_h, t_d, s_d, nh)
+                if sampler.order == 2 and float(s) > 0:
+                    out2_x, out2_h = predict(x=x_new, h=h_new, t=s)
+                    x_new = sampler.correct(p, x, out_x, out2_x, t_d, s_d, x_new)
+                    h_new = sampler.correct(p, h, out_h, out2_h, t_d, s_d, h_new)
+                x_new, h_new = pin(x_new, h_new, s)
+                if r + 1 < resample and float(s) > 0:
+                    jx, jh = noise()
+                    x, h = p.renoise(x_new, s_d, t_d, jx), p.renoise(h_new, s_d, t_d, jh)
+                else:
+                    x, h = x_new, h_new
             if progress is not None:
                 progress(k + 1)
         bad = ~(torch.isfinite(x).all(-1) & torch.isfinite(h).all(-1))
         finite = torch.bincount(batch[bad], minlength=n_graphs) == 0
         x = torch.where(finite[batch][:, None], x, torch.zeros_like(x))
-        return Samples(x, p.decode_types(torch.nan_to_num(h)), batch, finite)
+        h = torch.nan_to_num(h)
+        if allowed_types is not None:
+            mask = torch.full((self.n_types,), float("-inf"), device=dev)
+            mask[list(allowed_types)] = 0.0
+            h = h + mask
+        return Samples(x, p.decode_types(h), batch, finite)

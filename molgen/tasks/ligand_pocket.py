@@ -19,9 +19,9 @@ from molgen.data.ligand_size import LigandSizeModel
 from molgen.data.vocab import DEFAULT_LIGAND_ELEMENTS, ElementVocab
 from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
-from molgen.tasks.base import DiffusionTask, Graphs
+from molgen.tasks.base import DiffusionTask, FixedAtoms, Graphs
 
-__all__ = ["LigandPocketTask", "GeneratedAtoms"]
+__all__ = ["LigandPocketTask", "GeneratedAtoms", "Fragment"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,20 @@ class GeneratedAtoms:
     pos: np.ndarray          # float32 [n, 3]
     elements: list[str]
     finite: bool             # False: the trajectory diverged (NaN/Inf); pos is meaningless
+
+
+@dataclass
+class Fragment:
+    """Atoms to keep fixed in every generated ligand (receptor frame, Angstrom): they become the
+    first ``len(elements)`` atoms of each ligand."""
+
+    pos: np.ndarray        # float32 [F, 3]
+    elements: list[str]
+
+    def __post_init__(self) -> None:
+        self.pos = np.asarray(self.pos, dtype=np.float32).reshape(-1, 3)
+        if len(self.elements) != self.pos.shape[0] or not len(self.elements):
+            raise ValueError(f"fragment: {self.pos.shape[0]} positions but {len(self.elements)} elements")
 
 
 class LigandPocketTask(DiffusionTask):
@@ -108,6 +122,19 @@ class LigandPocketTask(DiffusionTask):
             raise ValueError("this checkpoint has no ligand size model: give n_atoms explicitly")
         return [int(self.size_model.sample(n_pocket, generator=generator)) for _ in range(n_samples)]
 
+    def _fixed_atoms(self, fragment: Fragment, sizes: Tensor, shift: Tensor) -> FixedAtoms:
+        """The fragment as the first atoms of each graph, in the pocket-centred frame."""
+        n = int(sizes.sum())
+        starts = torch.cumsum(sizes, 0) - sizes
+        idx = (starts[:, None] + torch.arange(len(fragment.elements))[None, :]).reshape(-1)
+        mask = torch.zeros(n, dtype=torch.bool)
+        mask[idx] = True
+        pos = torch.zeros(n, 3)
+        pos[idx] = (torch.as_tensor(fragment.pos) - shift).repeat(len(sizes), 1)
+        types = torch.zeros(n, dtype=torch.long)
+        types[idx] = torch.as_tensor(self.vocab.encode(fragment.elements)).repeat(len(sizes))
+        return FixedAtoms(mask, pos, types)
+
     @torch.inference_mode()
     def generate(
         self,
@@ -121,18 +148,29 @@ class LigandPocketTask(DiffusionTask):
         generator: torch.Generator | None = None,
         batch_size: int = 100,
         progress: Callable[[int], None] | None = None,
+        fragment: Fragment | None = None,
+        resample: int = 1,
+        guidance_scale: float = 1.0,
+        allowed_elements: Sequence[str] | None = None,
     ) -> list[GeneratedAtoms]:
         """Generate one ligand per entry of ``n_atoms`` in one pocket.
 
         ``pocket_pos`` are in the pocket-centred frame; ``center`` [1, 3] (the centroid that was
         subtracted) moves the results back to the receptor frame. The pocket is encoded once and
         shared by all ligands and all steps. ``progress(k)`` is told about each finished step.
+        ``fragment`` atoms (receptor frame) are held fixed as the first atoms of every ligand
+        (``resample``: RePaint resampling); ``guidance_scale`` is the classifier-free guidance
+        weight of the pocket; ``allowed_elements`` restricts the generated elements.
         """
         if pocket_pos.shape[0] > self.max_pocket_atoms:
             raise ValueError(f"pocket has {pocket_pos.shape[0]} atoms, more than max_pocket_atoms="
                              f"{self.max_pocket_atoms}: use a smaller cutoff or fewer residues")
         if any(int(n) < 1 for n in n_atoms):
             raise ValueError(f"n_atoms must be >= 1 for every ligand, got {list(n_atoms)}")
+        n_fixed = 0 if fragment is None else len(fragment.elements)
+        if any(int(n) <= n_fixed for n in n_atoms):
+            raise ValueError(f"every ligand needs more atoms than the {n_fixed}-atom fragment, got {list(n_atoms)}")
+        allowed = None if allowed_elements is None else [self.vocab.index(e) for e in allowed_elements]
         dev = self.device
         net = self.sampling_net
         ctx = net.encode_context(pocket_pos.to(dev), pocket_feat.to(dev),
@@ -142,7 +180,9 @@ class LigandPocketTask(DiffusionTask):
         for start in range(0, len(n_atoms), batch_size):
             sizes = torch.as_tensor(list(n_atoms[start:start + batch_size]), dtype=torch.long)
             shared = ctx.shared_by(torch.zeros(len(sizes), dtype=torch.long, device=dev))
-            s = self.denoise(sizes, shared, steps=steps, sampler=sampler, generator=generator, progress=progress)
+            fixed = None if fragment is None else self._fixed_atoms(fragment, sizes, shift)
+            s = self.denoise(sizes, shared, steps=steps, sampler=sampler, generator=generator, progress=progress,
+                             fixed=fixed, resample=resample, guidance_scale=guidance_scale, allowed_types=allowed)
             for (pos, types), ok in zip(s.split(), s.finite.tolist()):
                 out.append(GeneratedAtoms((pos.cpu() + shift).numpy().astype(np.float32),
                                           self.vocab.decode(types.cpu().numpy()), bool(ok)))

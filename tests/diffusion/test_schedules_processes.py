@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from molgen.diffusion.processes import VPProcess
-from molgen.diffusion.schedules import CosineSchedule, PolynomialSchedule
+from molgen.diffusion.processes import FlowMatchingProcess, VPProcess
+from molgen.diffusion.schedules import CosineSchedule, LinearSchedule, PolynomialSchedule
 from molgen.testing import assert_zero_com
 
 SCHEDULES = [CosineSchedule(), PolynomialSchedule(power=2.0), PolynomialSchedule(power=1.5)]
@@ -57,3 +57,22 @@ def test_eps_x0_round_trip():
     xt = p.add_noise(x0, eps, t)
     torch.testing.assert_close(p.x0_from_eps(xt, eps, t), x0)
     torch.testing.assert_close(p.eps_from_x0(xt, x0, t), eps)
+
+
+@pytest.mark.parametrize("process", [VPProcess(CosineSchedule()), FlowMatchingProcess()], ids=["vp", "fm"])
+def test_split_inverts_target(process):
+    """split(x_t, target(x0, eps)) recovers (x0, eps) for either parametrisation."""
+    g = torch.Generator().manual_seed(3)
+    x0, eps = torch.randn(50, 3, generator=g, dtype=torch.float64), torch.randn(50, 3, generator=g, dtype=torch.float64)
+    t = torch.rand(50, generator=g, dtype=torch.float64) * 0.98 + 0.01
+    xt = process.add_noise(x0, eps, t)
+    x0_hat, eps_hat = process.split(xt, process.target(x0, eps, t), t)
+    torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(eps_hat, eps, atol=1e-5, rtol=1e-5)
+
+
+def test_linear_schedule_end_points():
+    s = LinearSchedule()
+    t = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(s.sigma(t), t)
+    assert s.alpha(t)[0] == 1.0 and 0 < s.alpha(t)[-1] < 0.01

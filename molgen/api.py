@@ -1,0 +1,118 @@
+"""The Python API for notebooks and scripts; the CLI runs the same functions.
+
+Example::
+
+    import molgen
+    model = molgen.load_model()                       # the bundled ligand-pocket checkpoint
+    mols = molgen.sample_ligands(model, receptor="rec.pdb", ref_ligand="lig.sdf", n_samples=10)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+from rdkit import Chem
+
+from molgen.config import REPO_ROOT
+from molgen.errors import MolgenInputError
+
+__all__ = ["bundled_checkpoint", "load_model", "sample_ligands", "sample_molecules"]
+
+PathLike = str | os.PathLike[str]
+
+
+def bundled_checkpoint(task: str = "ligand_pocket") -> Path:
+    """Path of the checkpoint shipped in ``data/checkpoints/`` for ``task``."""
+    path = REPO_ROOT / "data" / "checkpoints" / f"{task}.pt"
+    if not path.is_file():
+        raise MolgenInputError(f"{path}: no bundled checkpoint for task={task}")
+    return path
+
+
+def load_model(ckpt: PathLike | None = None, *, task: str = "ligand_pocket", device: str = "cpu"):
+    """Load a molgen checkpoint (the bundled one of ``task`` when ``ckpt`` is None), in eval mode."""
+    from molgen.checkpoint import load_task
+
+    return load_task(ckpt if ckpt is not None else bundled_checkpoint(task), map_location=device)
+
+
+def _outdir(outdir: PathLike | None) -> tuple[Path, tempfile.TemporaryDirectory | None]:
+    if outdir is not None:
+        return Path(outdir), None
+    tmp = tempfile.TemporaryDirectory(prefix="molgen-")
+    return Path(tmp.name), tmp
+
+
+def sample_ligands(
+    model=None,
+    *,
+    receptor: PathLike | None = None,
+    ref_ligand: PathLike | None = None,
+    residues: str | Sequence[str] | None = None,
+    box_center: Sequence[float] | None = None,
+    box_size: float | None = None,
+    cutoff: float = 10.0,
+    n_samples: int = 10,
+    n_atoms: int | str | Sequence[int] | None = None,
+    steps: int | None = None,
+    sampler=None,
+    seed: int = 0,
+    batch_size: int = 50,
+    outdir: PathLike | None = None,
+    return_table: bool = False,
+) -> list[Chem.Mol] | tuple[list[Chem.Mol], pd.DataFrame]:
+    """Generate ligands in a pocket; returns the valid molecules (receptor frame, Angstrom).
+
+    The pocket is ``receptor`` plus one of ``ref_ligand`` / ``residues`` / ``box_center`` (with
+    ``box_size``). With no receptor, the bundled demo pocket is used. Files are written to
+    ``outdir`` (a temporary folder when None). ``return_table=True`` also returns the per-sample
+    table (valid, connected, qed, sa, smiles, error).
+    """
+    from molgen.io.pocket import read_pocket
+    from molgen.sampling import SamplingJob, parse_n_atoms, run_ligand_sampling
+
+    model = model if model is not None else load_model()
+    if receptor is None:
+        demo = REPO_ROOT / "data" / "demo" / "SIR3_HUMAN_117_398_0"
+        receptor, ref_ligand = demo / "5d7n_D_rec.pdb", demo / "5d7n_D_rec_4jt9_1ns_lig_tt_min_0.sdf"
+    pocket = read_pocket(receptor, ref_ligand=ref_ligand, cutoff=cutoff, residues=residues,
+                         box_center=box_center, box_size=box_size if box_center is not None else None)
+    out, tmp = _outdir(outdir)
+    try:
+        job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
+                          batch_size=batch_size, seed=seed)
+        table = run_ligand_sampling(model, pocket, job, sampler=sampler)
+        mols = [m for m in Chem.SDMolSupplier(str(out / "ligands.sdf")) if m is not None]
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    return (mols, table) if return_table else mols
+
+
+def sample_molecules(
+    model=None,
+    *,
+    n_samples: int = 10,
+    n_atoms: int | str | Sequence[int] | None = None,
+    steps: int | None = None,
+    sampler=None,
+    seed: int = 0,
+    batch_size: int = 100,
+    outdir: PathLike | None = None,
+) -> pd.DataFrame:
+    """Generate unconditional molecules; returns the per-sample table (EDM stability, validity)."""
+    from molgen.sampling import SamplingJob, parse_n_atoms, run_molecule_sampling
+
+    model = model if model is not None else load_model(task="molecule")
+    out, tmp = _outdir(outdir)
+    try:
+        job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
+                          batch_size=batch_size, seed=seed)
+        return run_molecule_sampling(model, job, sampler=sampler)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
