@@ -141,17 +141,19 @@ class _IrrepsNorm(nn.Module):
 class _Conv(nn.Module):
     """Tensor-product convolution from source nodes to destination nodes along one edge set.
 
-    The source projection splits the 0e channels: ``n_scalars`` of them only meet the l=0
-    harmonic (scalar messages), ``n_directional`` more meet every harmonic. This keeps the
+    The source projection splits the 0e channels: as many as the source has only meet the
+    l=0 harmonic (scalar messages), ``n_directional`` more meet every harmonic. This keeps the
     per-edge tensor (the cost of the layer) near the size of the l > 0 part instead of
-    ``n_scalars * (sh_lmax + 1)**2``.
+    ``n_0e * (sh_lmax + 1)**2``.
     """
 
     def __init__(self, irreps_src: o3.Irreps, irreps_sh: o3.Irreps, irreps_out: o3.Irreps,
-                 n_scalars: int, n_directional: int, n_rbf: int, radial_hidden: int, norm: float) -> None:
+                 n_dst_scalars: int, n_directional: int, n_rbf: int, radial_hidden: int,
+                 norm: float) -> None:
         super().__init__()
+        n_src_scalars = irreps_src.count("0e")
         rest = [(m, ir) for m, ir in irreps_src if ir != o3.Irrep("0e")]
-        irreps_tp = o3.Irreps([(n_scalars, "0e"), (n_directional, "0e")] + rest)
+        irreps_tp = o3.Irreps([(n_src_scalars, "0e"), (n_directional, "0e")] + rest)
         mid, instr = [], []
         for i, (mul, ir_in) in enumerate(irreps_tp):
             for j, (_, ir_sh) in enumerate(irreps_sh):
@@ -164,21 +166,22 @@ class _Conv(nn.Module):
         self.tp = o3.TensorProduct(irreps_tp, irreps_sh, mid_irreps, instr,
                                    internal_weights=False, shared_weights=False)
         self.src_lin = o3.Linear(irreps_src, irreps_tp)
-        self.src_rad = nn.Linear(n_scalars, radial_hidden, bias=False)
-        self.dst_rad = nn.Linear(n_scalars, radial_hidden)
+        self.src_rad = nn.Linear(n_src_scalars, radial_hidden, bias=False)
+        self.dst_rad = nn.Linear(n_dst_scalars, radial_hidden)
         self.rbf_rad = nn.Linear(n_rbf, radial_hidden, bias=False)
         self.radial = nn.Sequential(nn.SiLU(), nn.Linear(radial_hidden, radial_hidden), nn.SiLU(),
                                     nn.Linear(radial_hidden, self.tp.weight_numel))
         self.out = o3.Linear(mid_irreps, irreps_out)
-        self.n_scalars, self.src_dim, self.norm = n_scalars, irreps_tp.dim, norm
+        self.n_src_scalars, self.n_dst_scalars = n_src_scalars, n_dst_scalars
+        self.src_dim, self.norm = irreps_tp.dim, norm
 
     def project_src(self, x_src: Tensor) -> Tensor:
         """Per-node source terms (cached once per sample for context atoms)."""
-        return torch.cat([self.src_lin(x_src), self.src_rad(x_src[:, : self.n_scalars])], dim=-1)
+        return torch.cat([self.src_lin(x_src), self.src_rad(x_src[:, : self.n_src_scalars])], dim=-1)
 
     def forward(self, src_proj: Tensor, x_dst: Tensor, e: _Edges) -> Tensor:
         feat, rad_src = src_proj.split([self.src_dim, src_proj.shape[1] - self.src_dim], dim=-1)
-        rad = self.rbf_rad(e.rbf) + rad_src[e.src] + self.dst_rad(x_dst[:, : self.n_scalars])[e.dst]
+        rad = self.rbf_rad(e.rbf) + rad_src[e.src] + self.dst_rad(x_dst[:, : self.n_dst_scalars])[e.dst]
         msg = self.tp(feat[e.src], e.sh, self.radial(rad) * e.env)
         return self.out(_scatter_sum(msg, e.dst, e.n_dst) / self.norm)
 
@@ -187,19 +190,21 @@ class _Layer(nn.Module):
     """Self-connection + ligand convolution (+ context convolution) -> gate -> residual, norm."""
 
     def __init__(self, irreps_in: o3.Irreps, irreps_hidden: o3.Irreps, irreps_ctx: o3.Irreps | None,
-                 irreps_sh: o3.Irreps, n_scalars: int, n_rbf: int, radial_hidden: int, norm: float) -> None:
+                 irreps_sh: o3.Irreps, n_rbf: int, radial_hidden: int, norm: float) -> None:
         super().__init__()
         self.gate = _gate(irreps_hidden)
         g = self.gate.irreps_in
         self.sc = o3.Linear(irreps_in, g, biases=True)
         n_dir = max([m for m, ir in irreps_hidden if ir.l > 0], default=0)
+        n_scalars = irreps_in.count("0e")  # the destination's (this layer's input) 0e channels
         self.ll = _Conv(irreps_in, irreps_sh, g, n_scalars, n_dir, n_rbf, radial_hidden, norm)
         self.cl = (_Conv(irreps_ctx, irreps_sh, g, n_scalars, n_dir, n_rbf, radial_hidden, norm)
                    if irreps_ctx is not None else None)
         self.residual = irreps_in == irreps_hidden
         self.norm = _IrrepsNorm(irreps_hidden)
 
-    def forward(self, x: Tensor, ll: _Edges, cl: _Edges | None = None, ctx_proj: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, ll: _Edges, cl: _Edges | None = None,
+                ctx_proj: Tensor | None = None) -> Tensor:
         y = self.sc(x) + self.ll(self.ll.project_src(x), x, ll)
         if cl is not None and self.cl is not None:
             y = y + self.cl(ctx_proj, x, cl)
@@ -217,7 +222,7 @@ class _ContextEncoder(nn.Module):
         self.embed = nn.Linear(in_dim, n_scalars)
         ins = [o3.Irreps(f"{n_scalars}x0e")] + [irreps_hidden] * n_layers
         self.layers = nn.ModuleList(
-            _Layer(ins[i], irreps_hidden, None, irreps_sh, n_scalars, n_rbf, radial_hidden, norm)
+            _Layer(ins[i], irreps_hidden, None, irreps_sh, n_rbf, radial_hidden, norm)
             for i in range(n_layers)
         )
         self.irreps_out = ins[-1]
@@ -251,6 +256,9 @@ class TFN(nn.Module):
         n_rbf: radial basis size.
         sh_lmax: highest degree of the spherical harmonics of edge directions.
         radial_hidden: width of the radial MLPs that give the tensor-product weights.
+        context_irreps: hidden irreps of the context encoder (``None``: ``irreps_hidden``); a
+            lighter one (e.g. without 2e) makes ``encode_context`` cheaper, which matters in
+            training, where the pocket is encoded every step.
         norm: divisor of summed messages.
         chiral: SE(3)- instead of E(3)-equivariant (see the module docstring).
     """
@@ -271,6 +279,7 @@ class TFN(nn.Module):
         radial_hidden: int = 32,
         norm: float = 10.0,
         chiral: bool = False,
+        context_irreps: str | None = None,
     ) -> None:
         super().__init__()
         if n_layers < 1:
@@ -286,17 +295,20 @@ class TFN(nn.Module):
         self.time = TimeEmbedding(time_dim)
         self.embed = nn.Linear(n_types + time_dim, n_scalars)
         self.encoder = (
-            _ContextEncoder(context_dim, self.irreps_hidden, irreps_sh, context_layers,
-                            float(context_encoder_cutoff), n_rbf, radial_hidden, norm)
+            _ContextEncoder(context_dim, hidden_irreps(context_irreps or irreps_hidden, self.chiral),
+                            irreps_sh, context_layers, float(context_encoder_cutoff), n_rbf,
+                            radial_hidden, norm)
             if context_dim > 0 else None
         )
         irreps_ctx = self.encoder.irreps_out if self.encoder is not None else None
         ins = [o3.Irreps(f"{n_scalars}x0e")] + [self.irreps_hidden] * n_layers
         self.layers = nn.ModuleList(
-            _Layer(ins[i], self.irreps_hidden, irreps_ctx, irreps_sh, n_scalars, n_rbf, radial_hidden, norm)
+            _Layer(ins[i], self.irreps_hidden, irreps_ctx, irreps_sh, n_rbf, radial_hidden, norm)
             for i in range(n_layers)
         )
         readout = _natural_parity(self.irreps_hidden) if self.chiral else self.irreps_hidden
+        if readout.count("1o") == 0:
+            raise ValueError(f"irreps_hidden={irreps_hidden!r} needs a 1o piece (the coordinate output)")
         self.head = o3.Linear(readout, o3.Irreps(f"{n_scalars}x0e + 1x1o"), biases=True)
         self.type_out = nn.Sequential(nn.SiLU(), nn.Linear(n_scalars, n_types))
         self._n_scalars = n_scalars

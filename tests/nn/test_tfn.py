@@ -31,7 +31,7 @@ def net():
     """E(3) variant with a pocket encoder (also used without context)."""
     torch.manual_seed(0)
     return TFN(n_types=4, irreps_hidden=IRREPS, n_layers=2, context_dim=6, context_cutoff=6.0,
-               context_layers=1).double()
+               context_layers=2, context_irreps="12x0e + 6x1o").double()
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_output_shapes_context_and_irreps(net):
     assert net.irreps_hidden == o3.Irreps(IRREPS)
     ctx = net.encode_context(inputs["ppos"], inputs["pfeat"], pb)
     assert isinstance(ctx, Context) and len(ctx.per_layer) == len(net.layers) == 2
-    assert ctx.emb.shape == (54, o3.Irreps(IRREPS).dim)  # equivariant pocket features
+    assert ctx.emb.shape == (54, o3.Irreps("12x0e + 6x1o").dim)  # equivariant pocket features
     vec, sc = net(inputs["pos"], inputs["h"], torch.tensor([0.1, 0.9], dtype=torch.float64), lb, ctx)
     assert vec.shape == (12, 3) and sc.shape == (12, 4)
     # the pocket matters: a pocket far away (no context edges) gives a different output
@@ -112,6 +112,8 @@ def test_hidden_irreps_order_and_chiral_partners():
     assert hidden_irreps("16x0e + 2x0o + 8x1o + 3x1e", chiral=True) == o3.Irreps("16x0e + 2x0o + 8x1o + 3x1e")
     with pytest.raises(ValueError, match="0e"):
         hidden_irreps("8x1o")
+    with pytest.raises(ValueError, match="1o"):
+        TFN(n_types=3, irreps_hidden="8x0e + 2x2e", n_layers=1)
 
 
 def test_context_on_unconditional_net_is_an_error():
