@@ -4,6 +4,9 @@ Each batch of ligands is generated with its own seed (``seed``, batch index), de
 written at once to ``<outdir>/batches/batch_NNNN.sdf`` (atomically). A killed run keeps every
 finished batch; ``resume=True`` skips them, so the resumed run ends with exactly ``n_samples``.
 At the end the batches are merged into ``<outdir>/ligands.sdf`` and ``<outdir>/samples.csv``.
+A sample whose trajectory went non-finite (NaN/Inf) is drawn again with a new seed up to
+``max_retries`` times (column ``retries``); if it still fails its row keeps the error and no
+coordinates are written.
 """
 
 from __future__ import annotations
@@ -23,24 +26,46 @@ from rdkit import Chem
 from molgen.errors import MolgenInputError
 from molgen.io.records import PocketRecord
 
-__all__ = ["SamplingJob", "parse_n_atoms", "pocket_tensors", "run_batches", "run_ligand_sampling", "run_molecule_sampling", "merge_batches"]
+__all__ = ["SamplingJob", "check_pocket_size", "parse_n_atoms", "pocket_tensors", "run_batches", "run_ligand_sampling", "run_molecule_sampling", "merge_batches"]
 
 log = logging.getLogger(__name__)
+
+
+def sample_seed(seed: int, sample: int) -> int:
+    """The seed of sample number ``sample``'s prior draw (independent of the batching)."""
+    return (int(seed) * 1_000_003 + int(sample)) % (2**63 - 1)
 
 
 def parse_n_atoms(value: int | str | Sequence[int] | None) -> tuple[int, int] | None:
     """``25`` -> (25, 25); ``"15-25"`` or ``[15, 25]`` -> (15, 25); ``None`` -> pocket-size model."""
     if value is None or value == "":
         return None
-    if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
-        lo, hi = (int(v) for v in value)
-    elif isinstance(value, str) and "-" in value.strip()[1:]:
-        lo, hi = (int(v) for v in value.split("-", 1))
-    else:
-        lo = hi = int(value)
+    try:
+        if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
+            lo, hi = (int(v) for v in value)
+        elif isinstance(value, str) and "-" in value.strip()[1:]:
+            lo, hi = (int(v) for v in value.split("-", 1))
+        else:
+            lo = hi = int(value)
+    except (TypeError, ValueError):
+        lo = hi = 0
     if lo < 1 or hi < lo:
         raise MolgenInputError(f"n_atoms={value!r}: give a positive number or a range 'lo-hi' with 1 <= lo <= hi")
     return lo, hi
+
+
+def check_pocket_size(pocket: PocketRecord, mode: str, limit: int | None) -> None:
+    """Refuse a pocket with more nodes (atoms for ``full``, residues for ``ca``) than ``limit``."""
+    if limit is None:
+        return
+    n_nodes = pocket.n_atoms if mode == "full" else pocket.n_residues
+    if n_nodes > int(limit):
+        unit = "heavy atoms" if mode == "full" else "residues"
+        raise MolgenInputError(
+            f"{pocket.path}: the pocket ({pocket.definition}) has {n_nodes} {unit}, more than this model's "
+            f"limit of {int(limit)} (max_pocket_atoms); cut a smaller pocket: a smaller cutoff=, fewer "
+            "residues=, or a smaller box_size="
+        )
 
 
 def pocket_tensors(pocket: PocketRecord, mode: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -67,6 +92,7 @@ class SamplingJob:
     guidance_scale: float = 1.0
     resample: int = 1
     allowed_elements: tuple[str, ...] | None = None
+    max_retries: int = 1
 
     def __post_init__(self) -> None:
         if self.n_samples < 1:
@@ -77,6 +103,8 @@ class SamplingJob:
             raise MolgenInputError(f"steps={self.steps}: must be >= 1")
         if self.resample < 1:
             raise MolgenInputError(f"resample={self.resample}: must be >= 1")
+        if self.max_retries < 0:
+            raise MolgenInputError(f"max_retries={self.max_retries}: must be >= 0")
 
 
 def _batch_sizes(task, pocket_n: int, job: SamplingJob, count: int, gen: torch.Generator) -> list[int]:
@@ -132,6 +160,25 @@ def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=No
 BatchFn = Callable[[int, int, torch.Generator], tuple[list, list[dict]]]
 
 
+def _retry_failed(job: SamplingJob, make_batch: BatchFn, b: int, mols: list, rows: list[dict]) -> list:
+    """Draw samples whose trajectory was non-finite again (new seed), up to ``job.max_retries`` times."""
+    for r in rows:
+        r.setdefault("retries", 0)
+    for attempt in range(1, job.max_retries + 1):
+        failed = [i for i, r in enumerate(rows) if r.get("finite", True) is False]
+        if not failed:
+            break
+        log.warning("batch %d: %d sample(s) went non-finite, drawing them again (retry %d of %d)",
+                    b, len(failed), attempt, job.max_retries)
+        gen = torch.Generator().manual_seed(job.seed * 100_003 + b + attempt * 1_000_000_007)
+        new_mols, new_rows = make_batch(b, len(failed), gen)
+        ids = {r["sample"]: rows[i]["sample"] for i, r in zip(failed, new_rows)}  # new id -> failed id
+        for i, r in zip(failed, new_rows):
+            rows[i] = {**r, "sample": ids[r["sample"]], "retries": attempt}
+        mols = mols + [(m, {**p, "sample": ids[p["sample"]]}) for m, p in new_mols]
+    return sorted(mols, key=lambda mp: mp[1]["sample"])
+
+
 def run_batches(job: SamplingJob, make_batch: BatchFn, *, sdf_name: str) -> pd.DataFrame:
     """Call ``make_batch(index, count, generator) -> (mols_with_props, rows)`` per batch.
 
@@ -143,6 +190,8 @@ def run_batches(job: SamplingJob, make_batch: BatchFn, *, sdf_name: str) -> pd.D
     outdir = Path(job.outdir)
     batch_dir = outdir / "batches"
     batch_dir.mkdir(parents=True, exist_ok=True)
+    for stale in batch_dir.glob(".batch_*.tmp"):  # left by a killed run: never results
+        stale.unlink(missing_ok=True)
     n_batches = (job.n_samples + job.batch_size - 1) // job.batch_size
     for b in range(n_batches):
         sdf_path, csv_path = batch_dir / f"batch_{b:04d}.sdf", batch_dir / f"batch_{b:04d}.csv"
@@ -153,6 +202,7 @@ def run_batches(job: SamplingJob, make_batch: BatchFn, *, sdf_name: str) -> pd.D
         gen = torch.Generator().manual_seed(job.seed * 100_003 + b)
         t0 = time.perf_counter()
         mols, rows = make_batch(b, count, gen)
+        mols = _retry_failed(job, make_batch, b, mols, rows)
         dt = (time.perf_counter() - t0) / max(count, 1)
         for r in rows:
             r["seconds"] = dt
@@ -178,6 +228,7 @@ def run_ligand_sampling(
     """
     from molgen.tasks.ligand_pocket import Fragment
 
+    check_pocket_size(pocket, task.pocket_mode, getattr(task, "max_pocket_atoms", None))
     pos, feat, center = pocket_tensors(pocket, task.pocket_mode)
     fragment = None
     if fragment_mol is not None:
@@ -191,7 +242,8 @@ def run_ligand_sampling(
         generated = task.generate(pos, feat, sizes, center=center, steps=job.steps, sampler=sampler,
                                   generator=gen, batch_size=count, progress=on_step, fragment=fragment,
                                   resample=job.resample, guidance_scale=job.guidance_scale,
-                                  allowed_elements=job.allowed_elements)
+                                  allowed_elements=job.allowed_elements,
+                                  seeds=[sample_seed(job.seed, b * job.batch_size + k) for k in range(count)])
         return _decode_batch(generated, b * job.batch_size, job.largest_fragment, fragment_mol)
 
     return run_batches(job, make_batch, sdf_name="ligands.sdf")
@@ -228,8 +280,11 @@ def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
 
 def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:

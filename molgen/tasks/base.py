@@ -206,6 +206,17 @@ class DiffusionTask(L.LightningModule):
             out_x = remove_com(out_x, batch)
         return out_x, out_h
 
+    def _seeded_prior(self, n_atoms: Tensor, seeds: Sequence[int], dev: torch.device) -> tuple[Tensor, Tensor]:
+        """Prior samples drawn graph by graph from per-graph seeds (once per run, not per step)."""
+        if len(seeds) != len(n_atoms):
+            raise ValueError(f"{len(seeds)} seeds for {len(n_atoms)} graphs")
+        xs, hs = [], []
+        for n, seed in zip(n_atoms.tolist(), seeds):
+            g = torch.Generator().manual_seed(int(seed))
+            xs.append(self.process.pos_noise(torch.zeros(n, 3), torch.zeros(n, dtype=torch.long), g))
+            hs.append(self.process.type_noise(torch.zeros(n, self.n_types), g))
+        return torch.cat(xs).to(dev), torch.cat(hs).to(dev)
+
     @torch.inference_mode()
     def denoise(
         self,
@@ -220,6 +231,7 @@ class DiffusionTask(L.LightningModule):
         resample: int = 1,
         guidance_scale: float = 1.0,
         allowed_types: Sequence[int] | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> Samples:
         """Run the reverse process for graphs of ``n_atoms`` atoms each, from prior to t=0.
 
@@ -235,6 +247,9 @@ class DiffusionTask(L.LightningModule):
             guidance_scale: classifier-free guidance weight of the context (1: conditional
                 model, 0: unconditional model).
             allowed_types: restrict the decoded atom types to these indices.
+            seeds: one seed per graph for its prior sample, so a graph's start does not depend on
+                the batch it is in (with a deterministic sampler the result is then the same
+                whether ligands are sampled together or one at a time).
         """
         net, p = self.sampling_net, self.process
         sampler = sampler or self.sampler
@@ -264,7 +279,7 @@ class DiffusionTask(L.LightningModule):
             return torch.where(m, fx, x), torch.where(m, fh, h)
 
         ts = sampler.timesteps(steps)
-        x, h = pin(*noise(), ts[0])
+        x, h = pin(*(noise() if seeds is None else self._seeded_prior(n_atoms, seeds, dev)), ts[0])
         predict = partial(self._predict, net, batch=batch, n_graphs=n_graphs, context=context,
                           guidance_scale=guidance_scale)
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):

@@ -152,6 +152,7 @@ class LigandPocketTask(DiffusionTask):
         resample: int = 1,
         guidance_scale: float = 1.0,
         allowed_elements: Sequence[str] | None = None,
+        seeds: Sequence[int] | None = None,
     ) -> list[GeneratedAtoms]:
         """Generate one ligand per entry of ``n_atoms`` in one pocket.
 
@@ -160,7 +161,8 @@ class LigandPocketTask(DiffusionTask):
         shared by all ligands and all steps. ``progress(k)`` is told about each finished step.
         ``fragment`` atoms (receptor frame) are held fixed as the first atoms of every ligand
         (``resample``: RePaint resampling); ``guidance_scale`` is the classifier-free guidance
-        weight of the pocket; ``allowed_elements`` restricts the generated elements.
+        weight of the pocket; ``allowed_elements`` restricts the generated elements; ``seeds``
+        (one per ligand) fix each ligand's prior sample independently of the batching.
         """
         if pocket_pos.shape[0] > self.max_pocket_atoms:
             raise ValueError(f"pocket has {pocket_pos.shape[0]} atoms, more than max_pocket_atoms="
@@ -181,8 +183,10 @@ class LigandPocketTask(DiffusionTask):
             sizes = torch.as_tensor(list(n_atoms[start:start + batch_size]), dtype=torch.long)
             shared = ctx.shared_by(torch.zeros(len(sizes), dtype=torch.long, device=dev))
             fixed = None if fragment is None else self._fixed_atoms(fragment, sizes, shift)
+            chunk_seeds = None if seeds is None else list(seeds[start:start + batch_size])
             s = self.denoise(sizes, shared, steps=steps, sampler=sampler, generator=generator, progress=progress,
-                             fixed=fixed, resample=resample, guidance_scale=guidance_scale, allowed_types=allowed)
+                             fixed=fixed, resample=resample, guidance_scale=guidance_scale, allowed_types=allowed,
+                             seeds=chunk_seeds)
             for (pos, types), ok in zip(s.split(), s.finite.tolist()):
                 out.append(GeneratedAtoms((pos.cpu() + shift).numpy().astype(np.float32),
                                           self.vocab.decode(types.cpu().numpy()), bool(ok)))
