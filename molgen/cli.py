@@ -15,8 +15,9 @@ __all__ = ["main"]
 HYDRA_COMMANDS = {
     "train": ("train", "molgen.commands.train", "train a denoiser (conf/train.yaml)"),
     "sample": ("sample", "molgen.commands.sample", "generate ligands / molecules / backbones (conf/sample.yaml)"),
+    "eval": ("eval", "molgen.commands.eval", "evaluate ligands: RDKit, Vina, PoseBusters (conf/eval.yaml)"),
 }
-PLAIN_COMMANDS: dict[str, tuple[str, str]] = {}
+PLAIN_COMMANDS: dict[str, tuple[str, str]] = {"collect": ("molgen.commands.collect", "merge the jobs of a sweep (-m) into one table")}
 
 USAGE = """usage: molgen <command> [hydra overrides...]
 
