@@ -25,6 +25,7 @@ def main() -> None:
     parser.add_argument("--exhaustiveness", type=int, default=8)
     parser.add_argument("--n-jobs", type=int, default=2)
     parser.add_argument("--no-dock", action="store_true")
+    parser.add_argument("--no-posebusters", action="store_true")
     parser.add_argument("--outdir", default=None)
     args = parser.parse_args()
 
@@ -33,7 +34,8 @@ def main() -> None:
     ligands = [root / f for f in ref["ligand_filename"]]
     receptors = [root / Path(f).parent / (Path(f).name[:10] + ".pdb") for f in ref["ligand_filename"]]
     df = evaluate(ligands, receptors, n_jobs=args.n_jobs, vina_dock=not args.no_dock,
-                  exhaustiveness=args.exhaustiveness, outdir=args.outdir)
+                  exhaustiveness=args.exhaustiveness, posebusters=not args.no_posebusters,
+                  outdir=args.outdir)
     pairs = [("vina_score", "vina_score"), ("vina_minimize", "vina_min"), ("vina_dock", "vina_dock"),
              ("qed", "qed"), ("sa", "sa")]
     print(f"{'metric':<14}{'molgen':>10}{'published':>11}{'mean|diff|':>12}{'max|diff|':>11}")

@@ -6,23 +6,27 @@ A checkpoint is a ``torch.save`` of plain data only::
      "config": {"task": {...Hydra node with _target_...}}, "state_dict": {...}, "extras": {...}}
 
 It loads with ``torch.load(weights_only=True)`` (no pickled code runs), and the config may only
-name ``molgen.*`` and ``torch.optim.*`` targets. Lightning's training checkpoints (``*.ckpt``)
-carry the same ``molgen`` entry and load through the same function.
+name ``molgen.*`` and ``torch.optim.*`` targets, each of which must be a class defined there (so
+``molgen.checkpoint.os.system`` or a molgen function that writes files is refused, too).
+Lightning's training checkpoints (``*.ckpt``) carry the same ``molgen`` entry and load through
+the same function.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from molgen.config import safe_instantiate
+from molgen.config import ALLOWED_TARGETS, safe_instantiate
 from molgen.errors import MolgenInputError
 
-__all__ = ["FORMAT", "VERSION", "save_checkpoint", "load_checkpoint", "load_task"]
+__all__ = ["FORMAT", "VERSION", "check_checkpoint_targets", "save_checkpoint", "load_checkpoint", "load_task"]
 
 FORMAT = "molgen-checkpoint"
 VERSION = 1
@@ -64,7 +68,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError...
         raise MolgenInputError(f"{path}: not a readable molgen checkpoint ({type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+                               f"{str(exc).splitlines()[0] if str(exc) else ''}); expected model.pt or "
+                               "checkpoints/last.ckpt written by molgen train") from None
     if not isinstance(raw, dict):
         raise MolgenInputError(f"{path}: not a molgen checkpoint (top level is {type(raw).__name__})")
     if raw.get("format") == FORMAT:
@@ -82,12 +87,50 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     raise MolgenInputError(f"{path}: not a molgen checkpoint (no '{FORMAT}' marker or 'molgen' entry)")
 
 
+def _locate_class(path: str) -> type | None:
+    """The class named by a dotted path (longest importable module, then attributes), else None."""
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:i]))
+        except Exception:  # noqa: BLE001 -- not a module (or a broken one): try a shorter prefix
+            continue
+        try:
+            for name in parts[i:]:
+                obj = getattr(obj, name)
+        except AttributeError:
+            return None
+        return obj if isinstance(obj, type) else None
+    return None
+
+
+def check_checkpoint_targets(cfg: Any, where: str) -> None:
+    """Every ``_target_`` in a stored config must be a class defined in :data:`ALLOWED_TARGETS`.
+
+    The prefix alone is not enough: ``molgen.checkpoint.os.system`` starts with ``molgen.``.
+    """
+    if isinstance(cfg, Mapping):
+        target = cfg.get("_target_")
+        if target is not None:
+            target = str(target)
+            obj = _locate_class(target) if target.startswith(ALLOWED_TARGETS) else None
+            if obj is None or not str(getattr(obj, "__module__", "")).startswith(ALLOWED_TARGETS):
+                raise MolgenInputError(f"{where}: refusing to build '{target}': checkpoint configs may only "
+                                       f"name classes defined in {', '.join(ALLOWED_TARGETS)}")
+        for value in cfg.values():
+            check_checkpoint_targets(value, where)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            check_checkpoint_targets(value, where)
+
+
 def load_task(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Any:
     """Rebuild the task module stored in ``path`` and load its weights (eval mode)."""
     ckpt = load_checkpoint(path)
     config = ckpt["config"]
     if "task" not in config:
         raise MolgenInputError(f"{path}: checkpoint config has no 'task' entry")
+    check_checkpoint_targets(config["task"], where=str(path))
     task = safe_instantiate(config["task"], where=str(path))
     missing, unexpected = task.load_state_dict(ckpt["state_dict"], strict=False)
     if missing or unexpected:

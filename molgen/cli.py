@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 __all__ = ["main"]
 
@@ -47,6 +48,8 @@ def _run_hydra(command: str, args: list[str]) -> None:
 
     config_name, module, _ = HYDRA_COMMANDS[command]
     register_resolvers()
+    # conf/hydra/launcher/{basic,joblib}.yaml share names with the plugins' own schemas on purpose
+    warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema.*")
     run = importlib.import_module(module).run
 
     @hydra.main(config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3")

@@ -1,4 +1,4 @@
-"""Evaluation report: per-molecule CSV, summary CSV + Markdown table, PNG plots (matplotlib Agg).
+"""Evaluation summary and report: one-row summary of an evaluation table; per-molecule CSV, summary CSV + Markdown table, PNG plots (matplotlib Agg).
 
 Files written to ``outdir``:
 
@@ -15,13 +15,18 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["summary_markdown", "write_report"]
+__all__ = ["SUMMARY_STATS", "summarize", "summary_markdown", "write_report"]
+
+SUMMARY_STATS = ("qed", "sa", "sa_raw", "logp", "lipinski", "n_heavy_atoms", "vina_score",
+                 "vina_minimize", "vina_dock", "clashes", "strain_energy")
+"""Per-molecule columns whose mean and median go into the summary."""
 
 _PLOTTED = (("qed", "QED"), ("sa", "SA (normalised)"), ("vina_score", "Vina score (kcal/mol)"),
             ("vina_dock", "Vina dock (kcal/mol)"))
@@ -78,6 +83,7 @@ def _plot_properties(df: pd.DataFrame, reference: pd.DataFrame | None, path: Pat
                 ax.hist(ref, bins=20, alpha=0.5, density=True, label=f"reference (mean {ref.mean():.2f})")
             ax.axvline(ref.mean(), color="k", linestyle="--", linewidth=1)
         ax.set_xlabel(label)
+        ax.set_ylabel("density")
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -116,8 +122,6 @@ def write_report(
     training_smiles: Iterable[str] | None = None,
 ) -> dict[str, Path]:
     """Write the report files (module docstring) and return their paths by kind."""
-    from molgen.evaluate import summarize
-
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"molecules": out / "molecules.csv", "summary": out / "summary.csv",
@@ -135,3 +139,61 @@ def write_report(
     if _plot_posebusters(df, out / "posebusters.png"):
         paths["posebusters_plot"] = out / "posebusters.png"
     return paths
+
+
+def summarize(
+    df: pd.DataFrame,
+    *,
+    reference: pd.DataFrame | None = None,
+    training_smiles: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """One-row summary of an :func:`evaluate` table.
+
+    Set metrics (validity, connectivity, uniqueness, novelty, internal diversity, atom/bond type
+    distances to ``reference``'s SMILES), mean and median of each property over valid molecules,
+    share of molecules with a ring of size 3..8, PoseBusters pass rates, and ``high_affinity``:
+    share of molecules whose ``vina_dock`` <= the reference's ``vina_dock`` for the same receptor
+    (mean over the reference's molecules of that receptor), among molecules with both values.
+    """
+    from molgen.metrics.molecule import molecule_metrics
+
+    valid = df[df["valid"].fillna(False).astype(bool)] if "valid" in df else df.iloc[:0]
+    smiles_all = [s if isinstance(s, str) else None for s in df.get("smiles", [None] * len(df))]
+    ref_smiles = None
+    if reference is not None and "smiles" in reference:
+        ref_smiles = [s for s in reference["smiles"] if isinstance(s, str)]
+    out: dict[str, Any] = molecule_metrics(smiles_all, reference=ref_smiles,
+                                           training_smiles=training_smiles)
+    if "connected" in df:
+        out["connectivity"] = float(df["connected"].fillna(False).astype(bool).mean()) if len(df) else 0.0
+    for col in SUMMARY_STATS:
+        if col in valid and valid[col].notna().any():
+            values = pd.to_numeric(valid[col], errors="coerce")
+            out[f"{col}_mean"] = float(values.mean())
+            out[f"{col}_median"] = float(values.median())
+    for k in range(3, 9):
+        col = f"ring_{k}"
+        if col in valid and len(valid):
+            out[f"ring_{k}_frac"] = float((valid[col].fillna(0) > 0).mean())
+    for col in [c for c in df.columns if c.startswith("pb_")]:
+        values = df.loc[df[col].notna(), col].astype(bool)
+        if len(values):
+            out[f"{col}_rate"] = float(values.mean())
+    out["n_errors"] = int(df["error"].notna().sum()) if "error" in df else 0
+    out["high_affinity"] = _high_affinity(df, reference)
+    return pd.DataFrame([out])
+
+
+def _high_affinity(df: pd.DataFrame, reference: pd.DataFrame | None) -> float:
+    if reference is None or "vina_dock" not in df or "vina_dock" not in reference:
+        return float("nan")
+    ref = reference.dropna(subset=["vina_dock"])
+    if "receptor" in ref and ref["receptor"].notna().any() and "receptor" in df:
+        ref_by_rec: Mapping[Any, float] = ref.groupby("receptor")["vina_dock"].mean().to_dict()
+        target = df["receptor"].map(ref_by_rec)
+    elif len(ref):
+        target = pd.Series(float(ref["vina_dock"].mean()), index=df.index)
+    else:
+        return float("nan")
+    ok = df["vina_dock"].notna() & target.notna()
+    return float((df.loc[ok, "vina_dock"] <= target[ok]).mean()) if ok.any() else float("nan")

@@ -31,9 +31,10 @@ __all__ = ["SamplingJob", "check_pocket_size", "parse_n_atoms", "pocket_tensors"
 log = logging.getLogger(__name__)
 
 
-def sample_seed(seed: int, sample: int) -> int:
-    """The seed of sample number ``sample``'s prior draw (independent of the batching)."""
-    return (int(seed) * 1_000_003 + int(sample)) % (2**63 - 1)
+def sample_seed(seed: int, sample: int, attempt: int = 0) -> int:
+    """The seed of sample number ``sample``'s prior draw (independent of the batching); ``attempt``
+    > 0 gives the fresh seeds of retries after a non-finite trajectory."""
+    return (int(seed) * 1_000_003 + int(sample) + int(attempt) * 0x9E3779B97F4A7C15) % (2**63 - 1)
 
 
 def parse_n_atoms(value: int | str | Sequence[int] | None) -> tuple[int, int] | None:
@@ -157,7 +158,7 @@ def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=No
     return mols, rows
 
 
-BatchFn = Callable[[int, int, torch.Generator], tuple[list, list[dict]]]
+BatchFn = Callable[..., tuple[list, list[dict]]]  # (index, count, generator, attempt=0) -> (mols, rows)
 
 
 def _retry_failed(job: SamplingJob, make_batch: BatchFn, b: int, mols: list, rows: list[dict]) -> list:
@@ -171,7 +172,7 @@ def _retry_failed(job: SamplingJob, make_batch: BatchFn, b: int, mols: list, row
         log.warning("batch %d: %d sample(s) went non-finite, drawing them again (retry %d of %d)",
                     b, len(failed), attempt, job.max_retries)
         gen = torch.Generator().manual_seed(job.seed * 100_003 + b + attempt * 1_000_000_007)
-        new_mols, new_rows = make_batch(b, len(failed), gen)
+        new_mols, new_rows = make_batch(b, len(failed), gen, attempt)
         ids = {r["sample"]: rows[i]["sample"] for i, r in zip(failed, new_rows)}  # new id -> failed id
         for i, r in zip(failed, new_rows):
             rows[i] = {**r, "sample": ids[r["sample"]], "retries": attempt}
@@ -181,6 +182,9 @@ def _retry_failed(job: SamplingJob, make_batch: BatchFn, b: int, mols: list, row
 
 def run_batches(job: SamplingJob, make_batch: BatchFn, *, sdf_name: str) -> pd.DataFrame:
     """Call ``make_batch(index, count, generator) -> (mols_with_props, rows)`` per batch.
+
+    Samples whose row says ``finite=False`` are drawn again with ``make_batch(index, n_failed,
+    new_generator, attempt)`` (``attempt`` = 1, 2, ...: use fresh seeds), ``job.max_retries`` times.
 
     Each batch is written at once (SDF, then CSV: a batch is done when its CSV exists); with
     ``job.resume`` finished batches are skipped. Returns the merged per-sample table.
@@ -235,7 +239,7 @@ def run_ligand_sampling(
         frag = Chem.RemoveHs(fragment_mol)
         fragment = Fragment(frag.GetConformer().GetPositions(), [a.GetSymbol() for a in frag.GetAtoms()])
 
-    def make_batch(b: int, count: int, gen: torch.Generator):
+    def make_batch(b: int, count: int, gen: torch.Generator, attempt: int = 0):
         sizes = _batch_sizes(task, pos.shape[0], job, count, gen)
         if fragment is not None:
             sizes = [max(n, len(fragment.elements) + 1) for n in sizes]
@@ -243,7 +247,8 @@ def run_ligand_sampling(
                                   generator=gen, batch_size=count, progress=on_step, fragment=fragment,
                                   resample=job.resample, guidance_scale=job.guidance_scale,
                                   allowed_elements=job.allowed_elements,
-                                  seeds=[sample_seed(job.seed, b * job.batch_size + k) for k in range(count)])
+                                  seeds=[sample_seed(job.seed, b * job.batch_size + k, attempt)
+                                         for k in range(count)])
         return _decode_batch(generated, b * job.batch_size, job.largest_fragment, fragment_mol)
 
     return run_batches(job, make_batch, sdf_name="ligands.sdf")
@@ -254,7 +259,7 @@ def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
     """Generate ``job.n_samples`` molecules; bonds from EDM's distance tables; ``molecules.sdf``."""
     from molgen.metrics.stability import build_edm_mol, check_molecule
 
-    def make_batch(b: int, count: int, gen: torch.Generator):
+    def make_batch(b: int, count: int, gen: torch.Generator, attempt: int = 0):  # gen differs per attempt
         if job.n_atoms is None:
             sizes = task.sample_sizes(count, generator=gen)
         else:

@@ -46,7 +46,7 @@ CASES = [(g, o) for g in TRAIN_GROUPS for o in _options(g)]
 
 @pytest.mark.parametrize("group,option", CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_train_group_option_instantiates(group, option, tmp_path):
-    if group == "trainer" and option in ("gpu",):
+    if group == "trainer" and option in ("gpu", "ddp", "multinode"):
         pytest.importorskip("torch").cuda.is_available() or pytest.skip("trainer=gpu needs a CUDA device")
     cfg = _train_cfg([f"{group}={option}"], tmp_path)
     assert _build(group, cfg) is not None

@@ -1,6 +1,6 @@
 """Generated atoms (positions + elements, heavy atoms only) -> RDKit molecule with bond orders.
 
-Method (also in ``docs/evaluation.md``):
+Method:
 
 1. **Connectivity** from 3D with RDKit ``rdDetermineBonds.DetermineConnectivity`` (covalent radii,
    ``covFactor=1.3``, no Hueckel).
@@ -17,10 +17,14 @@ Method (also in ``docs/evaluation.md``):
    * double bonds are a maximum-weight matching (networkx) over candidate bonds (both ends may
      take a pi bond, bond shorter than a per-element-pair limit); carbons weigh more than
      heteroatoms, so every carbon gets its pi bond where possible and a heteroatom left over keeps
-     its H (pyrrole NH, amide N, phenol O); shorter bonds weigh slightly more.
+     its H (pyrrole NH, amide N, phenol O); shorter bonds and ring bonds weigh slightly more;
+     limits are stricter to a terminal atom (C=O 1.30 A, C=NH 1.31 A) than inside a chain;
+   * a second matching round, 0.05 A more lenient, gives carbons still without their pi bond one
+     (amidines, noisy geometry).
 3. **Sanitise** with implicit hydrogens (RDKit perceives aromaticity from the Kekule form). If that
    fails, fall back to the connectivity with single bonds only (+ implicit H). If that fails too,
    the molecule is invalid and the best-effort unsanitised Mol comes back with the error.
+   Stereo (R/S, E/Z) is assigned from the 3D coordinates.
 
 ``reconstruct_mol`` never raises: garbage input (NaN, overlapping atoms, unknown elements) gives
 ``valid=False`` and an ``error`` message.

@@ -9,7 +9,7 @@ row:
   valid samples (``qed``, ``sa``, ``seconds``, ...), ``errors`` (samples with an error message) and
   ``unique_smiles`` among the valid ones;
 - training jobs (``logs/metrics.csv``): the last ``step``, the last value of each logged metric
-  (``train/loss``, ``val/loss``, ...) and ``model`` (the exported checkpoint, when written).
+  (``train/loss``, ``val/loss``, ...) and ``checkpoint`` (the exported ``model.pt``, when written).
 
 A job with neither file (failed, still running) gets ``status=no results``. The table is printed
 (overrides that differ between jobs, then the results) and written in full as
@@ -112,7 +112,7 @@ def _train_results(job: Path, metrics: pd.DataFrame) -> dict[str, Any]:
         if len(values):
             row[col] = float(values.iloc[-1])
     model = job / "model.pt"
-    row["model"] = str(model) if model.is_file() else ""
+    row["checkpoint"] = str(model) if model.is_file() else ""
     return row
 
 
@@ -124,7 +124,7 @@ def job_summary(job: Path) -> tuple[dict[str, Any], pd.DataFrame | None]:
         return {"status": "done", **_sample_results(samples)}, samples
     if metrics_csv.is_file():
         row = _train_results(job, pd.read_csv(metrics_csv))
-        return {"status": "done" if row["model"] else "no model.pt", **row}, None
+        return {"status": "done" if row["checkpoint"] else "no model.pt", **row}, None
     return {"status": "no results"}, None
 
 

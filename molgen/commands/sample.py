@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from omegaconf import DictConfig
 
+from molgen.commands.validate import validate_sample_config
 from molgen.errors import MolgenInputError
 
 __all__ = ["run", "resolve_device", "summary_table"]
@@ -173,6 +174,7 @@ def _sample_molecules(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
 def run(cfg: DictConfig) -> pd.DataFrame:
     from hydra.core.hydra_config import HydraConfig
 
+    validate_sample_config(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     outdir = Path(HydraConfig.get().runtime.output_dir)
@@ -181,4 +183,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
         return _sample_ligands(cfg, outdir)
     if name == "molecule":
         return _sample_molecules(cfg, outdir)
+    if name == "backbone":
+        from molgen.commands.sample_backbone import run_backbone
+        return run_backbone(cfg, outdir)
     raise MolgenInputError(f"task={name}: sampling is not available for this task")

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import csv
 import logging
+import random
+import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
+import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from molgen.errors import MolgenInputError
 
-__all__ = ["run", "build", "export_config"]
+__all__ = ["run", "build", "export_config", "rng_state_callback"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,117 @@ def _resolve_ckpt(ckpt_path: str | None, outdir: Path) -> str | None:
     return ckpt_path
 
 
+@contextmanager
+def _relaunchable_argv() -> Iterator[None]:
+    """Make ``sys.argv`` re-run this command while Lightning starts the other DDP ranks.
+
+    Lightning starts rank 1.. by re-running ``sys.argv`` (``python -m <main module>`` or
+    ``python <script>``, plus the Hydra run dir); ``molgen.cli`` has replaced it with
+    ``["molgen-train", *overrides]``, which names neither the script nor the command.
+    """
+    import __main__
+
+    saved = list(sys.argv)
+    if saved and saved[0] == "molgen-train":
+        sys.argv = [getattr(__main__, "__file__", None) or saved[0], "train", *saved[1:]]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def _rng_states() -> dict:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"python": random.getstate(), "torch": torch.get_rng_state(),
+             "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_states(state: dict) -> None:
+    random.setstate(state["python"])
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def rng_state_callback():
+    """A Lightning callback that keeps the global random states (python, numpy, torch, CUDA) in
+    checkpoints and restores them on resume, so a resumed run draws the same noise, times and
+    batch order as an uninterrupted one (Lightning itself does not save them).
+
+    Lightning is imported here, not at module level: imported before Hydra sets up logging, it
+    keeps its messages out of the run's log file.
+    """
+    from lightning.pytorch import Callback
+
+    class RNGStateCallback(Callback):
+        @property
+        def state_key(self) -> str:
+            return "molgen.RNGStateCallback"
+
+        def state_dict(self) -> dict:
+            return _rng_states()
+
+        def load_state_dict(self, state_dict: dict) -> None:
+            _set_rng_states(state_dict)
+
+    return RNGStateCallback()
+
+
+def _keep_csv_history(loggers: list, ckpt: str) -> None:
+    """Keep a resumed run's earlier rows of ``metrics.csv``.
+
+    Lightning's ``CSVLogger`` deletes an existing ``metrics.csv`` in its folder when it starts; on
+    resume the rows logged before the checkpoint's step are written back first, so the file goes
+    on from there (rows after the checkpoint were work lost with the killed job: they are dropped).
+    """
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.utilities import rank_zero_only
+
+    csv_loggers = [lg for lg in loggers if isinstance(lg, CSVLogger)]
+    if not csv_loggers or rank_zero_only.rank != 0:
+        return
+    step = int(torch.load(ckpt, map_location="cpu", weights_only=True, mmap=True)["global_step"])
+    for logger in csv_loggers:
+        path = Path(logger.log_dir) / "metrics.csv"
+        if not path.is_file():
+            continue
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            keys = list(reader.fieldnames or [])
+            rows = [{k: v for k, v in r.items() if v not in ("", None)} for r in reader
+                    if r.get("step") not in ("", None) and int(float(r["step"])) < step]
+        writer = logger.experiment  # creating the writer deletes metrics.csv
+        writer.metrics_keys, writer.metrics = sorted(keys), rows
+        writer.save()
+        log.info("resume: kept %d rows of %s (steps < %d)", len(rows), path, step)
+
+
+def _check_ddp_launch(trainer) -> None:
+    """Refuse DDP that Lightning would start itself inside a Hydra sweep (``-m``).
+
+    Lightning starts ranks 1.. by re-running the command line with the *run* folder, which in a
+    sweep is not the job's folder (and the command holds ``-m``: every rank would run the sweep).
+    Under SLURM or torchrun the ranks are started by the scheduler and this does not apply.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    strategy = trainer.strategy
+    env = getattr(strategy, "cluster_environment", None)
+    if (HydraConfig.get().mode == RunMode.MULTIRUN and trainer.world_size > 1 and env is not None
+            and not env.creates_processes_externally
+            and type(getattr(strategy, "launcher", None)).__name__ == "_SubprocessScriptLauncher"):
+        raise MolgenInputError(
+            f"trainer: DDP over {trainer.world_size} processes started by Lightning cannot run inside a sweep "
+            "(-m); run each training on its own, or sweep with hydra/launcher=slurm (SLURM starts the ranks: "
+            "hydra.launcher.tasks_per_node = trainer.devices)")
+
+
 def build(cfg: DictConfig):
     """Instantiate (datamodule, task, trainer) from a composed train config."""
     import lightning as L
@@ -52,7 +169,7 @@ def build(cfg: DictConfig):
     task = instantiate(cfg.task.module)
     task.export_config = export_config(cfg)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [rng_state_callback()]
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     return datamodule, task, trainer
 
@@ -63,7 +180,11 @@ def run(cfg: DictConfig) -> Path:
     outdir = _output_dir()
     ckpt = _resolve_ckpt(cfg.get("ckpt_path"), outdir)
     datamodule, task, trainer = build(cfg)
-    trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt)
+    _check_ddp_launch(trainer)
+    if ckpt is not None:
+        _keep_csv_history(trainer.loggers, ckpt)
+    with _relaunchable_argv():
+        trainer.fit(task, datamodule=datamodule, ckpt_path=ckpt)
     path = outdir / str(cfg.export)
     if trainer.is_global_zero:
         save_checkpoint(task, path)

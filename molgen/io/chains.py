@@ -28,6 +28,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,7 +256,7 @@ def _read_json(path: Path) -> list[ChainRecord]:
             else:
                 data = json.load(fh)
                 entries = data if isinstance(data, list) else [data]
-    except (OSError, ValueError) as exc:
+    except (OSError, EOFError, ValueError, zlib.error) as exc:  # EOFError / zlib.error: corrupt .gz
         raise MolgenInputError(f"{path}: cannot parse JSON ({exc})") from exc
     records = []
     for k, entry in enumerate(entries):

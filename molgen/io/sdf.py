@@ -11,13 +11,15 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import tempfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rdkit import Chem
+from rdkit import Chem, rdBase
 
 from molgen.errors import MolgenInputError
 from molgen.io.records import LigandRecord
@@ -33,8 +35,34 @@ def _read_bytes(path: Path) -> bytes:
     try:
         raw = path.read_bytes()
         return gzip.decompress(raw) if path.name.lower().endswith(".gz") else raw
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # zlib.error: corrupt .gz
         raise MolgenInputError(f"{path}: cannot read the file ({exc})") from exc
+
+
+_RECORD_END = re.compile(rb"^\$\$\$\$[ \t]*\r?$", re.MULTILINE)
+
+
+def _record_problem(raw: bytes, index: int) -> str:
+    """Where record ``index`` starts and why RDKit refused it (re-read unsanitised, then sanitised)."""
+    starts = [0] + [m.end() + 1 for m in _RECORD_END.finditer(raw)]
+    if index >= len(starts):
+        return "malformed record"
+    start = starts[index]
+    end = starts[index + 1] if index + 1 < len(starts) else len(raw)
+    line = raw.count(b"\n", 0, start) + 1
+    block = raw[start:end].decode("utf-8", errors="replace")
+    quiet = rdBase.BlockLogs()  # RDKit already logged the problem once while reading
+    mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False)
+    if mol is None:
+        reason = "malformed record: truncated file, a missing 'M  END' line, or not an SD file?"
+    else:
+        try:
+            Chem.SanitizeMol(mol)
+            reason = "malformed record or invalid valence"
+        except Exception as exc:  # noqa: BLE001 -- RDKit's own reason, e.g. the bad valence
+            reason = str(exc).strip() or type(exc).__name__
+    del quiet
+    return f"record starting at line {line}: {reason}"
 
 
 def _check_3d(mol: Chem.Mol, path: Path, index: int) -> None:
@@ -78,8 +106,7 @@ def read_ligands(
     for index, mol in enumerate(supplier):
         if mol is None:
             raise MolgenInputError(
-                f"{path}: molecule {index + 1} could not be parsed by RDKit (malformed record or "
-                "invalid valence)"
+                f"{path}: molecule {index + 1} could not be parsed by RDKit ({_record_problem(raw, index)})"
             )
         _check_3d(mol, path, index)
         mol.SetProp("_source", str(path))

@@ -28,6 +28,7 @@ import gzip
 import io
 import os
 import warnings
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,17 +87,29 @@ def _read_text(path: Path) -> str:
         if path.name.lower().endswith(".gz"):
             raw = gzip.decompress(raw)
         text = raw.decode("utf-8", errors="replace")  # stray bytes in REMARKs must not fail
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as exc:  # zlib.error: corrupt .gz
         raise MolgenInputError(f"{path}: cannot read the file as text ({exc})") from exc
     if not text.strip():
         raise MolgenInputError(f"{path}: file is empty")
     return text
 
 
+def _check_pdb_atom_lines(text: str, path: Path) -> None:
+    """An ATOM/HETATM line ending before column 54 has cut coordinates (a truncated file)."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if line.startswith(("ATOM", "HETATM")) and len(line.rstrip()) < 54:
+            raise MolgenInputError(
+                f"{path}: line {lineno}: {line[:6].strip()} record cut short ({len(line.rstrip())} columns; "
+                "x, y, z fill columns 31-54): truncated or hand-edited file?"
+            )
+
+
 def _parse(path: Path):
     """Biopython Structure of ``path``; every failure becomes a MolgenInputError."""
     fmt = structure_format(path)
     text = _read_text(path)
+    if fmt == "pdb":
+        _check_pdb_atom_lines(text, path)
     from Bio.PDB import MMCIFParser, PDBParser
     from Bio.PDB.PDBExceptions import PDBConstructionWarning
 

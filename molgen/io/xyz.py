@@ -16,9 +16,11 @@ No torch here: records are numpy arrays. Every problem raises
 from __future__ import annotations
 
 import gzip
+import lzma
 import os
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -79,7 +81,7 @@ def _open_text(path: Path) -> str:
             data = path.read_bytes()
     except FileNotFoundError:
         raise MolgenInputError(f"{path}: no such file") from None
-    except (OSError, EOFError) as exc:  # truncated gzip, permission, ...
+    except (OSError, EOFError, zlib.error) as exc:  # truncated / corrupt gzip, permission, ...
         raise MolgenInputError(f"{path}: cannot read: {exc}") from exc
     return _decode(data, str(path))
 
@@ -101,7 +103,7 @@ def _qm9_name(comment: str) -> str | None:
 
 def _is_count_line(line: str) -> bool:
     token = line.strip()
-    return token.isdigit()
+    return token.isascii() and token.isdigit()  # not "²" or other Unicode digits int() refuses
 
 
 def _element(token: str, source: str, lineno: int) -> str:
@@ -171,7 +173,7 @@ def _parse_lines(lines: Iterable[str], source: str, max_molecules: int | None = 
             continue
         if not _is_count_line(line):
             raise MolgenInputError(f"{source}: line {lineno}: expected an atom count, got {line.rstrip()!r}")
-        n_atoms = int(line)
+        n_atoms = int(line.strip())
         if n_atoms == 0:
             raise MolgenInputError(f"{source}: line {lineno}: atom count is 0")
         count_lineno = lineno
@@ -225,10 +227,23 @@ def read_xyz(path: str | os.PathLike[str], *, max_molecules: int | None = None) 
         path: ``*.xyz`` or ``*.xyz.gz`` (any name; ``.gz`` means gzip).
         max_molecules: read at most this many molecules, from the start of the file (only
             that much of the file is read).
+
+    Raises:
+        MolgenInputError: missing, unreadable or corrupt (``.gz``) file, no molecule in it, bad
+            atom count, truncated molecule, unparsable atom line (file and line named).
     """
     path = Path(path)
     if max_molecules is None:
-        return read_xyz_text(_open_text(path), str(path))
+        mols = read_xyz_text(_open_text(path), str(path))
+    else:
+        mols = _read_head(path, max_molecules)
+    if not mols and max_molecules != 0:
+        raise MolgenInputError(f"{path}: no molecule in file (empty file?)")
+    return mols
+
+
+def _read_head(path: Path, max_molecules: int) -> list[XYZMolecule]:
+    """The first ``max_molecules`` molecules, reading only that much of the file."""
     try:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt", encoding="utf-8") as fh:
@@ -237,7 +252,7 @@ def read_xyz(path: str | os.PathLike[str], *, max_molecules: int | None = None) 
         raise MolgenInputError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise MolgenInputError(f"{path}: not a text XYZ file ({exc})") from exc
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise MolgenInputError(f"{path}: cannot read: {exc}") from exc
 
 
@@ -288,7 +303,7 @@ def _iter_archive(path: Path) -> Iterator[tuple[str, bytes]]:
                 fh = tar.extractfile(m)
                 if fh is not None:
                     yield m.name, fh.read()
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
         raise MolgenInputError(f"{path}: cannot read tar archive: {exc}") from exc
 
 

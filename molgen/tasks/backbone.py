@@ -6,12 +6,20 @@ layout), in the zero centre-of-mass subspace of each chain, in units of ``1 / po
 Angstrom (``pos_scale=0.1``: nanometres, so a chain's coordinates have roughly unit variance like
 the prior).
 
+The network predicts either the noise or (``BackboneNet(output="position")``, its
+``predicts="x0_offset"``) the clean atom positions; :meth:`BackboneTask.predict` turns either into
+``(eps_hat, x0_hat)`` with the schedule, so the samplers always receive eps. Loss: eps-MSE, or for
+x0 networks ``min(SNR, snr_gamma) |x0_hat - x0|^2`` (min-SNR weighting), plus a local-geometry
+loss on ``x0_hat`` at small ``t`` (:func:`local_distance_error`).
+
 Motif scaffolding is inpainting by replacement (RePaint without resampling): the network is the
 unconditional one; before every denoising step the motif atoms are overwritten with the motif
-noised to the current time, ``alpha_t m + sigma_t eps``, and after the last step with the motif
-itself. The motif is placed centred at its own centroid, the scaffold is generated in that frame,
-and the result is moved back to the motif file's frame, so motif atoms end exactly at the input
-coordinates (they are copied, not recomputed).
+noised to the current time, ``alpha_t m' + sigma_t eps``, where ``m'`` is the motif moved
+rigidly (Kabsch) onto where the network's last ``x0_hat`` has it, so the chain keeps its zero
+centre of mass and its own orientation. After the last step every chain is superposed so that its
+motif fits the input motif (centred at its centroid), the result is moved back to the motif
+file's frame, and the motif atoms are copied from the input: they end exactly at the input
+coordinates.
 
 After sampling, ``rebuild`` optionally idealises the generated (non-motif) residues with
 :mod:`molgen.protein.geometry`: ``"oxygen"`` places O in the peptide plane (ideal C=O, trans to
@@ -38,11 +46,14 @@ from molgen.protein.geometry import (
     backbone_from_frames,
     dihedral,
     frames_from_backbone,
+    kabsch,
     place_atom,
 )
-from molgen.tasks.base import DiffusionTask, Graphs
+from molgen.nn.base import Context
+from molgen.tasks.base import DiffusionTask, Graphs, Samples
 
-__all__ = ["BackboneMotif", "BackboneTask", "GeneratedBackbone", "REBUILD_MODES", "rebuild_backbone"]
+__all__ = ["BackboneMotif", "BackboneTask", "GeneratedBackbone", "REBUILD_MODES", "local_distance_error",
+           "rebuild_backbone"]
 
 REBUILD_MODES = ("none", "oxygen", "ideal")
 
@@ -90,6 +101,59 @@ def rebuild_backbone(backbone: Tensor, mode: str = "oxygen", keep: Tensor | None
     return new
 
 
+# atom pairs (residue offset, atom a of residue i, atom b of residue i + offset): the bonded and
+# next-neighbour distances that fix local backbone geometry (N, CA, C, O = 0, 1, 2, 3)
+_LOCAL_PAIRS = ((0, 0, 1), (0, 1, 2), (0, 2, 3), (0, 0, 2), (0, 1, 3), (0, 0, 3),
+                (1, 2, 0), (1, 1, 1), (1, 1, 0), (1, 2, 1), (1, 3, 0))
+
+
+def local_distance_error(pred: Tensor, true: Tensor, batch: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean squared error (A^2) of intra-residue and peptide-neighbour atom distances of backbones
+    ``[4R, 3]`` (Angstrom, residue-major), over atoms selected by ``mask`` [4R] (all if None)."""
+    pred, true = pred.reshape(-1, ATOMS_PER_RESIDUE, 3), true.reshape(-1, ATOMS_PER_RESIDUE, 3)
+    res_batch = batch[::ATOMS_PER_RESIDUE]
+    keep = torch.ones_like(res_batch, dtype=torch.bool) if mask is None else mask[::ATOMS_PER_RESIDUE]
+    same = res_batch[1:] == res_batch[:-1]
+    errs = []
+    for off, a, b in _LOCAL_PAIRS:
+        if off == 0:
+            d_p, d_t = (pred[:, a] - pred[:, b]).norm(dim=-1), (true[:, a] - true[:, b]).norm(dim=-1)
+            ok = keep
+        else:
+            d_p = (pred[:-1, a] - pred[1:, b]).norm(dim=-1)
+            d_t = (true[:-1, a] - true[1:, b]).norm(dim=-1)
+            ok = same & keep[:-1]
+        errs.append(((d_p - d_t).square() * ok).sum() / ok.sum().clamp(min=1))
+    return torch.stack(errs).mean()
+
+
+def _motif_graphs(fixed: Tensor, batch: Tensor) -> list[tuple[Tensor, Tensor]]:
+    """``(atoms of the graph, its motif atoms)`` index pairs of every graph with a motif."""
+    out = []
+    for g in torch.unique(batch[fixed]).tolist():
+        atoms = (batch == g).nonzero(as_tuple=True)[0]
+        out.append((atoms, atoms[fixed[atoms]]))
+    return out
+
+
+def _pose_motif(target: Tensor, x0: Tensor, fixed: Tensor, batch: Tensor) -> Tensor:
+    """``target`` motif atoms moved rigidly (Kabsch, proper rotation) onto where ``x0`` has them."""
+    placed = target.clone()
+    for _, motif in _motif_graphs(fixed, batch):
+        rot, shift = kabsch(target[motif].double(), x0[motif].double())
+        placed[motif] = (target[motif].double() @ rot.T + shift).to(target.dtype)
+    return placed
+
+
+def _superpose_on_motif(x: Tensor, target: Tensor, fixed: Tensor, batch: Tensor) -> Tensor:
+    """Each chain with a motif moved rigidly so that its motif atoms best fit ``target``."""
+    x = x.clone()
+    for atoms, motif in _motif_graphs(fixed, batch):
+        rot, shift = kabsch(x[motif].double(), target[motif].double())
+        x[atoms] = (x[atoms].double() @ rot.T + shift).to(x.dtype)
+    return x
+
+
 class BackboneTask(DiffusionTask):
     """Trains an unconditional backbone denoiser; samples chains of given lengths, with motifs.
 
@@ -98,6 +162,12 @@ class BackboneTask(DiffusionTask):
         process: the noise process; must have ``zero_com=True``.
         pos_scale: diffusion units per Angstrom (coordinates are multiplied by it).
         rebuild: default post-sampling idealisation, one of :data:`REBUILD_MODES`.
+        snr_gamma: x0-predicting networks: the x0 loss is weighted by ``min(SNR(t), snr_gamma)``
+            (min-SNR weighting; equal to the eps loss where SNR < gamma).
+        geometry_weight, geometry_t_max: weight of the local-geometry loss (squared errors of
+            the bonded and next-neighbour atom distances of ``x0_hat``, Angstrom^2) and the times
+            ``t < geometry_t_max`` it applies to (FrameDiff's auxiliary losses).
+        noise_scale: default multiplier of the sampler's fresh noise when generating.
         other arguments: see :class:`~molgen.tasks.base.DiffusionTask`.
     """
 
@@ -109,6 +179,10 @@ class BackboneTask(DiffusionTask):
         optimizer: Callable[..., torch.optim.Optimizer],
         pos_scale: float = 0.1,
         rebuild: str = "oxygen",
+        snr_gamma: float = 5.0,
+        geometry_weight: float = 1.0,
+        geometry_t_max: float = 0.25,
+        noise_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(net, process, sampler, optimizer, **kwargs)
@@ -116,7 +190,26 @@ class BackboneTask(DiffusionTask):
             raise ValueError("task=backbone needs the zero centre-of-mass process (diffusion.zero_com=true)")
         if rebuild not in REBUILD_MODES:
             raise ValueError(f"rebuild={rebuild!r}: choose one of {REBUILD_MODES}")
+        if not getattr(net, "chiral", False):
+            raise ValueError(f"task=backbone needs a chirality-aware network (model=backbone_net, or "
+                             f"model=tfn model.chiral=true); {type(net).__name__} is E(3)-equivariant and "
+                             f"would make mirror-image backbones")
         self.pos_scale, self.rebuild = float(pos_scale), rebuild
+        self.snr_gamma, self.geometry_weight = float(snr_gamma), float(geometry_weight)
+        self.geometry_t_max = float(geometry_t_max)
+        self.noise_scale = float(noise_scale)
+
+    def predict(self, net: nn.Module, x_t: Tensor, t: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
+        """``(eps_hat, x0_hat)`` of atoms ``x_t`` at graph times ``t`` [B] (zero CoM kept), whether
+        ``net`` predicts the noise (``predicts="eps"``) or the clean positions (``"x0_offset"``)."""
+        p, tn = self.process, t[batch]
+        h = x_t.new_zeros(x_t.shape[0], self.n_types)
+        vec = net(x_t, h, t, batch)[0]
+        if getattr(net, "predicts", "eps") == "x0_offset":
+            x0 = remove_com(x_t + vec, batch)
+            return p.eps_from_x0(x_t, x0, tn), x0
+        eps = remove_com(vec, batch)
+        return eps, p.x0_from_eps(x_t, eps, tn)
 
     # ---- training ---------------------------------------------------------------------------
     def unpack(self, batch: Any) -> Graphs:
@@ -128,17 +221,28 @@ class BackboneTask(DiffusionTask):
         return Graphs(pos=pos, types=types, batch=atom_batch, n_graphs=int(batch.num_graphs))
 
     def diffusion_loss(self, g: Graphs, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """eps-MSE of the coordinates only (atom kinds do not diffuse)."""
+        """Coordinates only (atom kinds do not diffuse): eps-MSE for eps networks, min-SNR weighted
+        x0-MSE for x0 networks, plus the local-geometry loss at small ``t``."""
         p, dev = self.process, g.pos.device
         t = torch.rand(g.n_graphs, generator=generator).to(dev) if generator is not None \
             else torch.rand(g.n_graphs, device=dev)
         eps = p.pos_noise(g.pos, g.batch, generator).to(dev) if generator is not None \
             else p.pos_noise(g.pos, g.batch)
-        x_t = p.add_noise(g.pos, eps, t[g.batch])
-        h = torch.zeros(g.pos.shape[0], self.n_types, device=dev, dtype=g.pos.dtype)
-        pred, _ = self.net(x_t, h, t, g.batch)
-        loss = (remove_com(pred, g.batch) - eps).square().sum(-1).mean()
-        return {"loss": loss, "loss_pos": loss}
+        tn = t[g.batch]
+        eps_hat, x0_hat = self.predict(self.net, p.add_noise(g.pos, eps, tn), t, g.batch)
+        if getattr(self.net, "predicts", "eps") == "x0_offset":
+            snr = (p.alpha(tn) / p.sigma(tn)).square()
+            loss_pos = (snr.clamp(max=self.snr_gamma) * (x0_hat - g.pos).square().sum(-1)).mean()
+        else:
+            loss_pos = (eps_hat - eps).square().sum(-1).mean()
+        losses = {"loss_pos": loss_pos}
+        loss = loss_pos
+        if self.geometry_weight > 0:
+            near = (t < self.geometry_t_max)[g.batch]
+            geo = local_distance_error(x0_hat / self.pos_scale, g.pos / self.pos_scale, g.batch, near)
+            losses["loss_geometry"] = geo
+            loss = loss + self.geometry_weight * geo
+        return {"loss": loss, **losses}
 
     def on_train_epoch_start(self) -> None:
         """New random crops each epoch (``ChainDataset.set_epoch``)."""
@@ -169,43 +273,83 @@ class BackboneTask(DiffusionTask):
         sampler: Sampler | None = None,
         generator: torch.Generator | None = None,
         rebuild: str | None = None,
+        noise_scale: float | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[GeneratedBackbone]:
         """Sample one chain per entry of ``lengths`` (residues), all in one batch.
 
         ``motifs[k]`` (optional) fixes residues of chain k (see module docstring). ``generator``
         (CPU) makes the run reproducible; ``progress(k)`` is called after each step.
+        ``noise_scale`` (default: the task's) multiplies the sampler's fresh noise (< 1: a lower
+        temperature, as protein samplers commonly use).
         """
         if any(int(n) < 1 for n in lengths):
             raise ValueError(f"lengths must be >= 1 residue, got {list(lengths)}")
         motifs = list(motifs) if motifs is not None else [None] * len(lengths)
         if len(motifs) != len(lengths):
             raise ValueError(f"{len(motifs)} motifs for {len(lengths)} lengths")
-        net, p, dev = self.sampling_net, self.process, self.device
-        sampler, steps = sampler or self.sampler, steps or self.sample_steps
         rebuild = rebuild or self.rebuild
+        fixed, target, centers = self._motif_atoms(lengths, motifs)
+        x, batch = self._reverse(lengths, fixed, target, steps=steps, sampler=sampler, generator=generator,
+                                 noise_scale=noise_scale, progress=progress)
+        return self._finish(x, batch, lengths, motifs, centers, rebuild)
+
+    @torch.inference_mode()
+    def _reverse(self, lengths: Sequence[int], fixed: Tensor, target: Tensor, *, steps: int | None,
+                 sampler: Sampler | None, generator: torch.Generator | None,
+                 progress: Callable[[int], None] | None,
+                 noise_scale: float | None = None) -> tuple[Tensor, Tensor]:
+        """The reverse process for chains of ``lengths`` residues, motif atoms ``fixed`` inpainted
+        towards ``target`` (scaled, RePaint). Returns ``(x [4 sum(L), 3], batch)`` on the CPU."""
+        p, dev, net = self.process, self.device, self.sampling_net
+        sampler, steps = sampler or self.sampler, steps or self.sample_steps
+        scale = self.noise_scale if noise_scale is None else float(noise_scale)
         n_atoms = torch.tensor([ATOMS_PER_RESIDUE * int(n) for n in lengths])
         batch = torch.repeat_interleave(torch.arange(len(lengths)), n_atoms)
-        n = int(batch.shape[0])
-        fixed, target, centers = self._motif_atoms(lengths, motifs)
-        fixed_d, target_d, batch_d = fixed.to(dev), target.to(dev), batch.to(dev)
-        has_motif = bool(fixed.any())
-        h = torch.zeros(n, self.n_types, device=dev)
+        n, batch_d = int(batch.shape[0]), batch.to(dev)
+        fixed_d, target_d, has_motif = fixed.to(dev), target.to(dev), bool(fixed.any())
         x = p.pos_noise(torch.zeros(n, 3), batch, generator).to(dev)
+        placed = target_d  # the motif posed where the chain currently has it (updated each step)
         ts = sampler.timesteps(steps)
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):
             t_d, s_d = t.to(dev), s.to(dev)
-            if has_motif:  # RePaint: the motif noised to time t
-                noisy = p.alpha(t_d) * target_d + p.sigma(t_d) * torch.randn(target.shape, generator=generator).to(dev)
-                x = torch.where(fixed_d[:, None], noisy.to(x.dtype), x)
-            eps = net(x, h, t_d.float().expand(len(lengths)), batch_d)[0]
-            eps = remove_com(eps, batch_d)
-            noise = p.pos_noise(torch.zeros(n, 3), batch, generator).to(dev) if sampler.needs_noise else None
+            if has_motif:  # RePaint: the posed motif noised to time t, chain kept at zero CoM
+                noise_m = torch.randn(target.shape, generator=generator).to(dev)
+                noisy = p.alpha(t_d) * placed + p.sigma(t_d) * noise_m
+                x = remove_com(torch.where(fixed_d[:, None], noisy.to(x.dtype), x), batch_d)
+            eps, x0 = self.predict(net, x, t_d.to(x.dtype).expand(len(lengths)), batch_d)
+            if has_motif:
+                placed = _pose_motif(target_d, x0, fixed_d, batch_d)
+            noise = None
+            if sampler.needs_noise:
+                noise = scale * p.pos_noise(torch.zeros(n, 3), batch, generator).to(dev)
             x = sampler.step(p, x, eps, t_d, s_d, noise)
             if progress is not None:
                 progress(k + 1)
-        x = x.cpu()
-        return self._finish(x, batch, lengths, motifs, fixed, target, centers, rebuild)
+        if has_motif:  # move each chain rigidly so that its motif lies on the target, then copy it
+            x = _superpose_on_motif(x, target_d, fixed_d, batch_d)
+        return torch.where(fixed[:, None], target, x.cpu()), batch
+
+    @torch.inference_mode()
+    def denoise(self, n_atoms: Tensor, context: Context | None = None, *, steps: int | None = None,
+                sampler: Sampler | None = None, generator: torch.Generator | None = None,
+                progress: Callable[[int], None] | None = None) -> Samples:
+        """The base contract (``n_atoms`` = 4 x residues per chain): unconditional chains in the
+        diffusion units, ``types`` the atom kinds 0..3 (N, CA, C, O)."""
+        if context is not None:
+            raise ValueError("task=backbone takes no context")
+        if bool((n_atoms % ATOMS_PER_RESIDUE).any()):
+            raise ValueError(f"n_atoms must be multiples of 4 (N, CA, C, O per residue), "
+                             f"got {n_atoms.tolist()}")
+        lengths = (n_atoms // ATOMS_PER_RESIDUE).tolist()
+        n = int(n_atoms.sum())
+        x, batch = self._reverse(lengths, torch.zeros(n, dtype=torch.bool), torch.zeros(n, 3), steps=steps,
+                                 sampler=sampler, generator=generator, progress=progress)
+        bad = ~torch.isfinite(x).all(-1)
+        finite = torch.bincount(batch[bad], minlength=len(lengths)) == 0
+        types = torch.arange(ATOMS_PER_RESIDUE).repeat(n // ATOMS_PER_RESIDUE)
+        return Samples(torch.where(finite[batch][:, None], x, torch.zeros_like(x)).to(self.device),
+                       types.to(self.device), batch.to(self.device), finite.to(self.device))
 
     def _motif_atoms(self, lengths: Sequence[int], motifs: list[BackboneMotif | None]):
         """Per atom: fixed mask, motif coordinates (scaled, centred per chain), per-chain centres."""
@@ -218,7 +362,8 @@ class BackboneTask(DiffusionTask):
                 mask = torch.as_tensor(np.asarray(motif.mask, dtype=bool))
                 bb = torch.as_tensor(np.asarray(motif.backbone, dtype=np.float64))
                 if mask.shape != (int(length),) or bb.shape != (int(mask.sum()), ATOMS_PER_RESIDUE, 3):
-                    raise ValueError(f"motif: mask {tuple(mask.shape)} / backbone {tuple(bb.shape)} do not fit "
+                    raise ValueError(f"motif: mask {tuple(mask.shape)} / backbone {tuple(bb.shape)} "
+                                     f"do not fit "
                                      f"a chain of {length} residues")
                 center = bb.reshape(-1, 3).mean(0)
                 f[mask] = True
@@ -228,8 +373,7 @@ class BackboneTask(DiffusionTask):
             centers.append(center)
         return torch.cat(fixed), torch.cat(target), centers
 
-    def _finish(self, x, batch, lengths, motifs, fixed, target, centers, rebuild) -> list[GeneratedBackbone]:
-        x = torch.where(fixed[:, None], target, x)
+    def _finish(self, x, batch, lengths, motifs, centers, rebuild) -> list[GeneratedBackbone]:
         out = []
         for k, (length, motif) in enumerate(zip(lengths, motifs)):
             pos = x[batch == k].double()

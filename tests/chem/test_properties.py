@@ -58,7 +58,7 @@ def test_ring_sizes_and_flat_dict() -> None:
 
 def test_invalid_molecule_raises() -> None:
     bad = Chem.MolFromSmiles("C(C)(C)(C)(C)C", sanitize=False)  # pentavalent carbon
-    with pytest.raises(Exception):
+    with pytest.raises(Chem.rdchem.AtomValenceException):
         compute_properties(bad)
 
 

@@ -35,4 +35,6 @@ def bsd_complex(shared_data: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def receptor_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One receptor PDBQT cache for the whole session (receptor preparation takes seconds)."""
-    return tmp_path_factory.mktemp("receptor_cache")
+    path = tmp_path_factory.getbasetemp() / "receptor_cache"  # shared by tests/chem and tests/metrics
+    path.mkdir(exist_ok=True)
+    return path

@@ -41,7 +41,7 @@ def test_missing_input_names_the_file(tmp_path: Path) -> None:
 def test_pocket_run_in_parallel_with_a_broken_molecule(
     shared_data: Path, receptor_cache: Path, tmp_path: Path, embed
 ) -> None:
-    good = (shared_data / GSTP1 / LIGAND).read_text().split("$$$$")[0].rstrip("\n") + "\n$$$$\n"
+    good = Chem.MolToMolBlock(Chem.MolFromMolFile(str(shared_data / GSTP1 / LIGAND))) + "$$$$\n"
     sdf = tmp_path / "generated.sdf"
     sdf.write_text(good + _bad_molblock(embed) + "\n$$$$\n" + "garbage\n\n\nM  END\n$$$$\n" + good)
     df = evaluate(sdf, shared_data / GSTP1 / "14gs_A_rec.pdb", n_jobs=2, chunk_size=2,

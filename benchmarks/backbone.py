@@ -1,0 +1,111 @@
+"""Backbone generation quality and speed of a checkpoint beside natural TS50 chains.
+
+Samples ``--n`` backbones at each of ``--lengths`` with the bundled checkpoint (or ``--ckpt``)
+and prints one row of :func:`molgen.metrics.backbone.summarize_backbones` per length, plus the
+same metrics of the TS50 chains (``../shared/data/proteins/ts50.json``, when present) as the
+natural reference:
+
+    nice python benchmarks/backbone.py --quick        # 2 backbones per length, 100 steps
+    nice python benchmarks/backbone.py --n 8          # the default checkpoint's own steps
+
+Columns: CA-CA share within 3.8 +- 0.1 A, clash-free backbones (no CA-CA < 3 A, |i-j| > 2),
+residues in a clash, DSSP helix / strand / loop, Rg / (2.2 L^0.38), Ramachandran-allowed share,
+right-handed share of helical residues, seconds per backbone (batched, this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molgen.metrics.backbone import summarize_backbones
+
+REPO = Path(__file__).resolve().parents[1]
+TS50 = REPO.parent / "shared" / "data" / "proteins" / "ts50.json"
+
+COLUMNS = [("ca_ca_valid", "CA-CA ok", 100), ("clash_free_share", "clash-free", 100),
+           ("clash_residue_share", "clash res", 100), ("helix", "helix", 100), ("strand", "strand", 100),
+           ("loop", "loop", 100), ("rg_ratio", "Rg ratio", 1), ("rama_allowed", "Rama ok", 100),
+           ("helix_right_handed", "RH helix", 100)]
+
+
+def reference_rows(path: Path) -> list[dict]:
+    """Metrics of natural chains (segments of >= 40 residues without breaks or missing atoms)."""
+    from molgen.io.chains import clean_chains, read_chains
+
+    if not path.is_file():
+        print(f"(no TS50 reference: {path} not found)")
+        return []
+    segments = clean_chains(read_chains(path), min_length=40)
+    s = summarize_backbones([seg.backbone for seg in segments])
+    lengths = "%d-%d" % (min(map(len, segments)), max(map(len, segments)))
+    return [{**s, "set": f"TS50 (natural, {len(segments)} chains)", "length": lengths,
+             "s_per_backbone": float("nan")}]
+
+
+def sample_rows(args: argparse.Namespace) -> list[dict]:
+    from molgen.checkpoint import load_task
+    from molgen.diffusion.samplers import DDIMSampler, DDPMSampler
+
+    task = load_task(args.ckpt)
+    sampler = {"ddpm": DDPMSampler(), "ddim": DDIMSampler()}[args.sampler] if args.sampler else None
+    steps = args.steps or task.sample_steps
+    rows = []
+    for length in args.lengths:
+        gen = torch.Generator().manual_seed(args.seed + length)
+        t0 = time.perf_counter()
+        out = task.generate([length] * args.n, steps=steps, sampler=sampler, generator=gen,
+                            noise_scale=args.noise_scale, rebuild=args.rebuild)
+        dt = (time.perf_counter() - t0) / args.n
+        ok = [g.backbone for g in out if g.finite]
+        rows.append({**summarize_backbones(ok), "set": f"molgen ({steps} steps, {len(ok)}/{args.n} finite)",
+                     "length": str(length), "s_per_backbone": dt})
+        print(f"  length {length}: {dt:.2f} s per backbone", flush=True)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    head = ["set", "L"] + [name for _, name, _ in COLUMNS] + ["s/bb"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["set"], r["length"]]
+        for key, _, scale in COLUMNS:
+            v = float(r.get(key, np.nan))
+            cells.append("-" if np.isnan(v) else (f"{100 * v:.1f}" if scale == 100 else f"{v:.2f}"))
+        cells.append("-" if np.isnan(r["s_per_backbone"]) else f"{r['s_per_backbone']:.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--ckpt", default=str(REPO / "data" / "checkpoints" / "backbone.pt"))
+    parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 150])
+    parser.add_argument("--n", type=int, default=8, help="backbones per length")
+    parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's)")
+    parser.add_argument("--sampler", choices=["ddpm", "ddim"], default=None)
+    parser.add_argument("--noise-scale", type=float, default=None, help="default: the checkpoint's")
+    parser.add_argument("--rebuild", choices=["none", "oxygen", "ideal"], default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ts50", type=Path, default=TS50)
+    parser.add_argument("--csv", type=Path, default=None, help="also write the rows here")
+    parser.add_argument("--quick", action="store_true", help="2 backbones per length, 100 steps")
+    args = parser.parse_args()
+    if args.quick:
+        args.n, args.steps = 2, args.steps or 100
+    torch.set_num_threads(args.threads)
+    rows = sample_rows(args) + reference_rows(args.ts50)
+    print(format_table(rows))
+    if args.csv is not None:
+        pd.DataFrame(rows).to_csv(args.csv, index=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Pose metrics of a ligand in its pocket: PoseBusters checks, clashes, strain energy.
+
+* **PoseBusters** (``posebusters`` package, config ``"dock"``: ligand + receptor, no true pose):
+  one boolean column per check, prefixed ``pb_``, and ``pb_valid`` = all checks pass.
+* **Clashes**: number of ligand-protein heavy-atom pairs closer than the sum of their van der
+  Waals radii (RDKit periodic table, Bondi) minus ``tolerance`` = 0.5 A -- PoseCheck's definition
+  (Harris et al. 2023), on heavy atoms since generated ligands and pockets carry no hydrogens.
+  For C...C that is 2.9 A; an N-H...O hydrogen bond at 2.8 A (limit 2.57 A) is no clash.
+* **Strain energy** (kcal/mol): force-field energy of the pose minus the energy of the nearest
+  local minimum. Hydrogens are added with coordinates (``Chem.AddHs(addCoords=True)``) and first
+  relaxed with the heavy atoms fixed, so that badly placed H do not count as strain; then
+  ``E_pose`` is taken, the whole molecule is minimised without restraints, and
+  ``strain = E_pose - E_relaxed``. MMFF94 where it has parameters, UFF otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rdkit import Chem
+
+__all__ = [
+    "CLASH_TOLERANCE",
+    "count_clashes",
+    "posebusters_checks",
+    "strain_energy",
+]
+
+CLASH_TOLERANCE = 0.5
+"""Angstrom subtracted from the sum of vdW radii before a pair counts as a clash."""
+
+
+def _vdw(elements: Sequence[str]) -> np.ndarray:
+    table = Chem.GetPeriodicTable()
+    radii = []
+    for el in elements:
+        sym = str(el).strip().capitalize()
+        try:
+            radii.append(table.GetRvdw(table.GetAtomicNumber(sym)))
+        except RuntimeError:
+            radii.append(1.7)  # unknown element: carbon-sized
+    return np.asarray(radii, dtype=float)
+
+
+def count_clashes(
+    ligand_pos: np.ndarray,
+    ligand_elements: Sequence[str],
+    protein_pos: np.ndarray,
+    protein_elements: Sequence[str],
+    *,
+    tolerance: float = CLASH_TOLERANCE,
+) -> int:
+    """Ligand-protein heavy-atom pairs with distance < r_vdw(a) + r_vdw(b) - ``tolerance``.
+
+    Hydrogens (element ``H``/``D``) on either side are ignored. Positions in Angstrom.
+    """
+    lig_pos = np.asarray(ligand_pos, dtype=float).reshape(-1, 3)
+    prot_pos = np.asarray(protein_pos, dtype=float).reshape(-1, 3)
+    lig_keep = np.array([str(e).upper() not in ("H", "D") for e in ligand_elements], dtype=bool)
+    prot_keep = np.array([str(e).upper() not in ("H", "D") for e in protein_elements], dtype=bool)
+    if not lig_keep.any() or not prot_keep.any():
+        return 0
+    lig_pos, prot_pos = lig_pos[lig_keep], prot_pos[prot_keep]
+    r_lig = _vdw([e for e, k in zip(ligand_elements, lig_keep) if k])
+    r_prot = _vdw([e for e, k in zip(protein_elements, prot_keep) if k])
+    # only protein atoms near the ligand matter: cut before the full distance matrix
+    near = np.linalg.norm(prot_pos - lig_pos.mean(0), axis=1) <= (
+        np.linalg.norm(lig_pos - lig_pos.mean(0), axis=1).max() + 2 * r_prot.max()
+    )
+    if not near.any():
+        return 0
+    d = np.linalg.norm(lig_pos[:, None, :] - prot_pos[None, near, :], axis=-1)
+    limit = r_lig[:, None] + r_prot[None, near] - tolerance
+    return int((d < limit).sum())
+
+
+def _force_field(mol: Chem.Mol, name: str):
+    from rdkit.Chem import AllChem
+
+    if name == "mmff":
+        props = AllChem.MMFFGetMoleculeProperties(mol)
+        return AllChem.MMFFGetMoleculeForceField(mol, props) if props is not None else None
+    return AllChem.UFFGetMoleculeForceField(mol)
+
+
+def strain_energy(mol: Chem.Mol, *, max_iters: int = 2000) -> dict[str, Any]:
+    """Strain of the pose in kcal/mol (see the module docstring).
+
+    Returns:
+        ``{"strain_energy", "pose_energy", "relaxed_energy", "force_field"}``.
+
+    Raises:
+        ValueError: neither MMFF nor UFF can parameterise the molecule.
+    """
+    from rdkit.Chem import AllChem
+
+    molh = Chem.AddHs(Chem.Mol(mol), addCoords=True)
+    name = "mmff" if AllChem.MMFFHasAllMoleculeParams(molh) else "uff"
+    if name == "uff" and not AllChem.UFFHasAllMoleculeParams(molh):
+        raise ValueError("neither MMFF94 nor UFF has parameters for this molecule")
+    ff = _force_field(molh, name)
+    if ff is None:
+        raise ValueError(f"could not set up the {name.upper()} force field")
+    for atom in molh.GetAtoms():  # relax only the added hydrogens
+        if atom.GetAtomicNum() > 1:
+            ff.AddFixedPoint(atom.GetIdx())
+    ff.Minimize(maxIts=max_iters)
+    pose_energy = float(ff.CalcEnergy())
+    relax = _force_field(molh, name)  # positions now hold the H-relaxed pose
+    relax.Minimize(maxIts=max_iters)
+    relaxed_energy = float(relax.CalcEnergy())
+    return {
+        "strain_energy": pose_energy - relaxed_energy,
+        "pose_energy": pose_energy,
+        "relaxed_energy": relaxed_energy,
+        "force_field": name,
+    }
+
+
+def posebusters_checks(
+    mols: Sequence[Chem.Mol | None], receptor: str | Path, *, config: str = "dock"
+) -> list[dict[str, Any]]:
+    """PoseBusters checks of each pose against the receptor PDB.
+
+    Returns one dict per input (same order): ``pb_<check>`` booleans and ``pb_valid`` (all pass);
+    ``None`` inputs give ``{}``. Check names are PoseBusters' with ``-`` and spaces as ``_``.
+    """
+    from posebusters import PoseBusters
+
+    index = [k for k, m in enumerate(mols) if m is not None]
+    rows: list[dict[str, Any]] = [{} for _ in mols]
+    if not index:
+        return rows
+    buster = PoseBusters(config=config)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        table = buster.bust(
+            mol_pred=[mols[k] for k in index], mol_true=None, mol_cond=str(receptor),
+            full_report=False,
+        )
+    checks = [c for c in table.columns if table[c].dtype == bool or set(table[c].dropna()) <= {True, False}]
+    for k, (_, row) in zip(index, table.iterrows()):
+        out = {f"pb_{c.replace('-', '_').replace(' ', '_')}": bool(row[c]) for c in checks}
+        out["pb_valid"] = bool(all(out.values()))
+        rows[k] = out
+    return rows

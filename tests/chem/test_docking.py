@@ -1,0 +1,99 @@
+"""Vina through meeko: receptor cleaning, box, and agreement with TargetDiff's published scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from rdkit import Chem
+
+from molgen.chem.docking import (
+    _clean_pdb,
+    prepare_ligand_pdbqt,
+    prepare_receptor_pdbqt,
+    vina_box,
+    vina_scores,
+)
+from molgen.errors import MolgenInputError
+
+GSTP1 = "crossdocked_test/GSTP1_HUMAN_2_210_0"
+
+PDB = """\
+ATOM      1  N   ALA A   1       0.000   0.000   0.000  1.00  0.00         A N
+ATOM      2  CA  ALA A   1       1.458   0.000   0.000  1.00  0.00         A C
+ATOM      3  N   ALA A   1      10.000   0.000   0.000  1.00  0.00         B N
+HETATM    4  O   HOH A   2       5.000   5.000   5.000  1.00  0.00             O
+HETATM    5 ZN    ZN A   3       7.000   7.000   7.000  1.00  0.00            ZN
+HETATM    6  C1  XYZ A   4       9.000   9.000   9.000  1.00  0.00             C
+"""
+
+
+def test_clean_pdb_unique_chains_and_dropped_residues() -> None:
+    known = {"ALA", "ZN"}
+    text, dropped = _clean_pdb(PDB, known, keep_ions=False)
+    atoms = [line for line in text.splitlines() if line.startswith(("ATOM", "HETATM"))]
+    assert [line[21] for line in atoms] == ["A", "A", "B"]  # segid B repeated chain A
+    assert dropped == {"HOH", "ZN", "XYZ"}
+    text, dropped = _clean_pdb(PDB, known, keep_ions=True)
+    assert "ZN" in text and dropped == {"HOH", "XYZ"}
+
+
+def test_vina_box_is_ligand_extent_plus_padding(embed) -> None:
+    mol = embed("CCCCCC")
+    box = vina_box(mol, padding=5.0)
+    pos = Chem.AddHs(mol, addCoords=True).GetConformer().GetPositions()
+    np.testing.assert_allclose(box.size, pos.max(0) - pos.min(0) + 5.0)
+    np.testing.assert_allclose(box.center, (pos.max(0) + pos.min(0)) / 2)
+
+
+def test_ligand_pdbqt_has_polar_hydrogens(embed) -> None:
+    text = prepare_ligand_pdbqt(embed("OCc1ccccc1"))
+    assert " HD" in text and "TORSDOF 2" in text
+
+
+def test_missing_receptor_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(MolgenInputError, match="nothere.pdb"):
+        prepare_receptor_pdbqt(tmp_path / "nothere.pdb", cache_dir=tmp_path)
+
+
+def _reference(shared_data: Path, ligand: str) -> pd.Series:
+    table = pd.read_csv(shared_data / "reference" / "crossdocked_test_reference.csv")
+    return table.set_index("ligand_filename").loc[ligand]
+
+
+@pytest.mark.parametrize(
+    ("folder", "ligand", "receptor", "tolerance"),
+    [
+        # measured -9.209 / -9.208 vs published -8.822 / -8.818: this pocket holds Zn2+ that
+        # TargetDiff's pdb2pqr step drops and protonation differs; 0.5 kcal/mol is the stated bound
+        ("crossdocked_test/BSD_ASPTE_1_130_0", "2z3h_A_rec_1wn6_bst_lig_tt_docked_3.sdf",
+         "2z3h_A_rec.pdb", 0.5),
+        # measured -5.947 / -5.965: identical to the published values
+        (GSTP1, "14gs_A_rec_20gs_cbd_lig_tt_min_0.sdf", "14gs_A_rec.pdb", 0.05),
+    ],
+)
+def test_vina_score_and_minimize_match_published(
+    shared_data: Path, receptor_cache: Path, folder: str, ligand: str, receptor: str, tolerance: float
+) -> None:
+    ref = _reference(shared_data, f"{folder.split('/')[1]}/{ligand}")
+    pdbqt = prepare_receptor_pdbqt(shared_data / folder / receptor, cache_dir=receptor_cache)
+    assert prepare_receptor_pdbqt(shared_data / folder / receptor, cache_dir=receptor_cache) == pdbqt
+    mol = Chem.MolFromMolFile(str(shared_data / folder / ligand))
+    scores = vina_scores(mol, pdbqt, modes=("score_only", "minimize"))
+    assert scores["vina_score"] == pytest.approx(ref["vina_score"], abs=tolerance)
+    assert scores["vina_minimize"] == pytest.approx(ref["vina_min"], abs=tolerance)
+    assert scores["vina_minimize"] <= scores["vina_score"] + 0.05
+
+
+@pytest.mark.slow
+def test_vina_dock_near_published(shared_data: Path, receptor_cache: Path) -> None:
+    """Docking (exhaustiveness 8, seed 1) of the GSTP1 ligand: published -7.462 (exh. 16)."""
+    ligand = "14gs_A_rec_20gs_cbd_lig_tt_min_0.sdf"
+    ref = _reference(shared_data, f"GSTP1_HUMAN_2_210_0/{ligand}")
+    pdbqt = prepare_receptor_pdbqt(shared_data / GSTP1 / "14gs_A_rec.pdb", cache_dir=receptor_cache)
+    mol = Chem.MolFromMolFile(str(shared_data / GSTP1 / ligand))
+    scores = vina_scores(mol, pdbqt, modes=("score_only", "dock"), exhaustiveness=8)
+    assert scores["vina_dock"] <= scores["vina_score"] + 0.05
+    assert scores["vina_dock"] == pytest.approx(ref["vina_dock"], abs=0.5)
