@@ -35,7 +35,6 @@ def test_notebook_is_committed_without_outputs(path):
     assert "widgets" not in book.get("metadata", {}), f"{path.name}: widget state saved"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path):
     pytest.importorskip("nbmake")
