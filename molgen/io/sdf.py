@@ -101,8 +101,9 @@ def read_ligands(
     raw = _read_bytes(path)
     if not raw.strip():
         raise MolgenInputError(f"{path}: file is empty")
-    # SD files are text: undecodable bytes would make RDKit's log messages raise inside RDKit
-    raw = raw.decode("utf-8", errors="replace").encode("utf-8")
+    # SD files are ASCII text: RDKit's log messages can cut a multi-byte character in half and
+    # then raise inside RDKit, so anything non-ASCII becomes '?' (atom blocks are ASCII anyway)
+    raw = raw.decode("utf-8", errors="replace").encode("ascii", errors="replace")
     supplier = Chem.ForwardSDMolSupplier(io.BytesIO(raw), sanitize=sanitize, removeHs=remove_hs)
     mols: list[Chem.Mol] = []
     for index, mol in enumerate(supplier):
