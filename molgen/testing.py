@@ -9,12 +9,15 @@ Example::
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-__all__ = ["random_rotation", "assert_equivariant", "assert_permutation_equivariant", "assert_zero_com"]
+__all__ = ["random_rotation", "assert_equivariant", "assert_permutation_equivariant", "assert_zero_com",
+           "write_untrained_checkpoint"]
 
 Kind = str  # "position" (R x + t), "vector" (R x), "invariant" (x)
 
@@ -116,3 +119,22 @@ def assert_zero_com(pos: Tensor, batch: Tensor | None = None, atol: float = 1e-4
     com = sums / counts[:, None]
     if com.abs().max() > atol:
         raise AssertionError(f"centre of mass is not zero: max |com| = {com.abs().max().item():.3g}")
+
+
+def write_untrained_checkpoint(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Path:
+    """A molgen checkpoint of an untrained model from the train config, via the real export path.
+
+    ``compose`` + ``instantiate`` + ``save_checkpoint`` is what ``molgen train`` does after
+    fitting: loading and sampling behave the same, and it costs a second instead of a training run.
+    """
+    from hydra.utils import instantiate
+
+    from molgen.checkpoint import save_checkpoint
+    from molgen.commands.train import export_config
+    from molgen.config import compose
+
+    cfg = compose("train", list(overrides))
+    torch.manual_seed(0)
+    task = instantiate(cfg.task.module)
+    task.export_config = export_config(cfg)
+    return save_checkpoint(task, path)

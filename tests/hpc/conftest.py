@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import torch
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "data" / "demo" / "SIR3_HUMAN_117_398_0"
@@ -54,18 +53,11 @@ def molgen_popen() -> Callable[..., subprocess.Popen]:
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A molgen checkpoint of an untrained 2-layer EGNN, written by the real export path (what
     ``molgen train`` does after fitting): sampling behaves the same and costs a second."""
-    from hydra.utils import instantiate
+    from molgen.testing import write_untrained_checkpoint
 
-    from molgen.checkpoint import save_checkpoint
-    from molgen.commands.train import export_config
-    from molgen.config import compose
-
-    cfg = compose("train", ["model=egnn_small", "model.hidden=16", "model.n_layers=2",
-                            "task.module.sample_steps=3", "task.module.ema_decay=0"])
-    torch.manual_seed(0)
-    task = instantiate(cfg.task.module)
-    task.export_config = export_config(cfg)
-    return save_checkpoint(task, tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+    return write_untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt",
+                                      ["model=egnn_small", "model.hidden=16", "model.n_layers=2",
+                                       "task.module.sample_steps=3", "task.module.ema_decay=0"])
 
 
 @pytest.fixture(scope="session")

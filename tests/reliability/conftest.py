@@ -81,15 +81,8 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     ``molgen train`` does after fitting) instead of a training run: loading and sampling behave
     the same and it costs a second instead of a minute.
     """
-    from hydra.utils import instantiate
+    from molgen.testing import write_untrained_checkpoint
 
-    from molgen.checkpoint import save_checkpoint
-    from molgen.commands.train import export_config
-    from molgen.config import compose
-
-    cfg = compose("train", ["model=egnn_small", "model.hidden=16", "model.n_layers=2",
-                            "task.module.sample_steps=5", "task.module.ema_decay=0"])
-    torch.manual_seed(0)
-    task = instantiate(cfg.task.module)
-    task.export_config = export_config(cfg)
-    return save_checkpoint(task, tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+    return write_untrained_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt",
+                                      ["model=egnn_small", "model.hidden=16", "model.n_layers=2",
+                                       "task.module.sample_steps=5", "task.module.ema_decay=0"])
