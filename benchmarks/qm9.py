@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from molgen.api import load_model
     from molgen.diffusion.samplers import SAMPLERS
-    from molgen.metrics.stability import compute_edm_metrics
+    from molgen.metrics.stability import score_generated
 
     task = load_model(args.ckpt, task="molecule")
     gen = torch.Generator().manual_seed(args.seed)
@@ -59,15 +59,15 @@ def main(argv: list[str] | None = None) -> None:
     out = task.generate(sizes, steps=args.steps, sampler=SAMPLERS[args.sampler](), generator=gen,
                         batch_size=args.batch_size)
     wall = time.perf_counter() - t0
-    molecules = [(pos, el) for pos, el, ok in out if ok]
     reference = None
     if args.source.is_file():
         from molgen.config import REPO_ROOT
         from molgen.data.datasets.qm9 import QM9Dataset
 
         reference = QM9Dataset(args.source, "train", cache_dir=REPO_ROOT / ".cache" / "qm9").smiles_set()
-    m = compute_edm_metrics(molecules, reference_smiles=reference)
+    m = score_generated(out, reference_smiles=reference)
     n_total = len(out)
+    n_failed = sum(not ok for _, _, ok in out)
     print(f"# QM9, {n_total} molecules, {args.sampler} {args.steps} steps, {args.threads} thread(s), "
           f"{time.strftime('%Y-%m-%d')}\n")
     print("| model | atom stable % | mol stable % | valid % | valid*unique % | novel % | steps | s / molecule |")
@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| **molgen** ({Path(args.ckpt).name if args.ckpt else 'bundled'}) | {100 * m.atom_stability:.1f} | "
           f"{100 * m.molecule_stability:.1f} | {100 * m.validity:.1f} | {vu:.1f} | {nov} | {args.steps} | "
           f"{wall / n_total:.3f} |")
-    if len(molecules) < n_total:
-        print(f"\n{n_total - len(molecules)} samples had non-finite coordinates and count as unstable/invalid")
+    if n_failed:
+        print(f"\n{n_failed} samples had non-finite coordinates and count as unstable/invalid")
 
 
 if __name__ == "__main__":

@@ -10,14 +10,14 @@ peak RSS to sample 100 ligands end to end (decode + write included); scaling wit
 machine's measured matmul FLOP/s.
 
     python benchmarks/speed.py --quick          # a minute: smoke run
-    python benchmarks/speed.py --threads 2      # the full table (minutes)
+    python benchmarks/speed.py                  # the full table (settings: conf/benchmark/speed.yaml)
+    python benchmarks/speed.py threads=1        # key=value overrides of those settings
 
 Weights are random unless --ckpt is given: only the architecture counts for speed.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import resource
@@ -117,7 +117,14 @@ def matmul_flops(n: int = 1024, repeats: int = 5) -> float:
     return 2 * n**3 / timed(lambda: a @ b, repeats)
 
 
-def train_step_time(net, batch_size: int, repeats: int) -> float:
+def autocast(bf16: bool):
+    """CPU bf16 autocast (what `trainer=cpu_bf16` does), or nothing."""
+    from contextlib import nullcontext
+
+    return torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def train_step_time(net, batch_size: int, repeats: int, bf16: bool = False) -> float:
     """Seconds per optimiser step on CrossDocked-like complexes (demo pocket, 25-atom ligands)."""
     from functools import partial
 
@@ -138,7 +145,8 @@ def train_step_time(net, batch_size: int, repeats: int) -> float:
                         torch.repeat_interleave(torch.arange(batch_size), pos.shape[0])))
 
     def fn():
-        loss = task.diffusion_loss(g)["loss"]
+        with autocast(bf16):
+            loss = task.diffusion_loss(g)["loss"]
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -163,62 +171,63 @@ def sample_end_to_end(n: int, steps: int, ckpt: str | None, threads: int) -> tup
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="small sizes, one repeat")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--ckpt", default=None, help="checkpoint for the end-to-end run (default: bundled)")
-    ap.add_argument("--steps", type=int, default=100, help="sampling steps of the end-to-end run")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    repeats = 1 if args.quick else args.repeats
+    from molgen.benchmarking import parse_benchmark_args
+
+    _, cfg = parse_benchmark_args("speed", argv, __doc__, "small sizes, one repeat")
+    torch.set_num_threads(cfg.threads)
+    repeats = cfg.repeats
     print(f"# molgen speed benchmark, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread(s)\n")
+          f"{os.cpu_count()} cores, torch {torch.__version__}, {cfg.threads} thread(s)\n")
     pos400, feat400 = pocket_with(400)
-    sizes = {"default (6 x 128)": (128, 6, 2, 6.0), "DiffSBDD size (6 x 256)": (256, 6, 6, 5.0)}
-    if args.quick:
-        sizes = {"default (6 x 128)": (128, 6, 2, 6.0)}
-    batches = [1, 10] if args.quick else [1, 10, 100]
+    sizes = {name: tuple(v) for name, v in cfg.sizes.items() if v is not None}
     print(f"## Denoising step, {pos400.shape[0]}-atom pocket, 25-atom ligands (seconds per step)\n")
     print("| model | ligands | molgen (shared pocket) | joint (pocket per ligand, every step) | speed-up | edges molgen / joint |")
     print("|---|---|---|---|---|---|")
     for name, (hid, lay, clay, ecut) in sizes.items():
         net = build_net(hid, lay, clay, ecut)
-        for nb in batches:
+        for nb in cfg.batches:
             fast, e_fast = step_time(net, pos400, feat400, nb, 25, False, repeats)
-            slow, e_slow = step_time(net, pos400, feat400, nb, 25, True, repeats) if nb <= 10 or not args.quick \
+            slow, e_slow = step_time(net, pos400, feat400, nb, 25, True, repeats) if nb <= cfg.joint_max_batch \
                 else (float("nan"), 0)
             print(f"| {name} | {nb} | {fast:.3f} | {slow:.3f} | {slow / fast:.1f}x | {e_fast:,} / {e_slow:,} |")
-    print("\n## Training step (batch 8, 25-atom ligands, ~400-atom pockets)\n")
-    print("| model | s / step | steps / s |\n|---|---|---|")
+    print(f"\n## Training step (batch {cfg.train_batch}, 25-atom ligands, ~400-atom pockets)\n")
+    print("| model | precision | s / step | steps / s |\n|---|---|---|---|")
     for name, (hid, lay, clay, ecut) in sizes.items():
-        ts = train_step_time(build_net(hid, lay, clay, ecut), 4 if args.quick else 8, repeats)
-        print(f"| {name} | {ts:.2f} | {1 / ts:.2f} |")
-    net = build_net(128, 6, 2, 6.0)
-    print("\n## Scaling of the step time (default size, 10 ligands)\n")
+        for bf16 in (False, True) if cfg.bf16 else (False,):
+            ts = train_step_time(build_net(hid, lay, clay, ecut), cfg.train_batch, repeats, bf16=bf16)
+            print(f"| {name} | {'bf16-mixed' if bf16 else 'fp32'} | {ts:.2f} | {1 / ts:.2f} |")
+    if cfg.bf16:
+        print("\n## Denoising step under bf16 autocast (10 ligands, seconds per step)\n")
+        print("| model | fp32 | bf16 autocast |\n|---|---|---|")
+        for name, (hid, lay, clay, ecut) in sizes.items():
+            net = build_net(hid, lay, clay, ecut)
+            fp32 = step_time(net, pos400, feat400, 10, 25, False, repeats)[0]
+            with autocast(True):
+                bf = step_time(net, pos400, feat400, 10, 25, False, repeats)[0]
+            print(f"| {name} | {fp32:.3f} | {bf:.3f} |")
+    net = build_net(*next(iter(sizes.values())))
+    print(f"\n## Scaling of the step time ({next(iter(sizes))}, 10 ligands)\n")
     print("| pocket atoms | ligand atoms | s / step |\n|---|---|---|")
-    for target in ([200, 400] if args.quick else [200, 400, 800]):
+    for target in cfg.pocket_sizes:
         p, f = pocket_with(target)
         print(f"| {p.shape[0]} | 25 | {step_time(net, p, f, 10, 25, False, repeats)[0]:.3f} |")
-    for lig in ([10, 25] if args.quick else [10, 25, 50]):
+    for lig in cfg.ligand_sizes:
         print(f"| {pos400.shape[0]} | {lig} | {step_time(net, pos400, feat400, 10, lig, False, repeats)[0]:.3f} |")
-    nb = 10 if args.quick else 100
+    nb = cfg.flops_batch
     flops = flops_of_step(net, pos400, feat400, nb, 25)
     st, _ = step_time(net, pos400, feat400, nb, 25, False, repeats)
     peak = matmul_flops()
-    print(f"\n## Hardware use ({nb} ligands, default size)\n")
+    print(f"\n## Hardware use ({nb} ligands, {next(iter(sizes))})\n")
     print(f"denoiser step: {flops / 1e9:.2f} GFLOP in {st:.3f} s = {flops / st / 1e9:.1f} GFLOP/s; "
-          f"matmul 1024^2 on {args.threads} thread(s): {peak / 1e9:.1f} GFLOP/s "
+          f"matmul 1024^2 on {cfg.threads} thread(s): {peak / 1e9:.1f} GFLOP/s "
           f"({100 * flops / st / peak:.0f} % of the matmul ceiling)")
-    n = 10 if args.quick else 100
-    steps = 10 if args.quick else args.steps
-    ckpt = args.ckpt
-    if ckpt is None and not (REPO / "data" / "checkpoints" / "ligand_pocket.pt").is_file():
+    e2e = cfg.end_to_end
+    if e2e.ckpt is None and not (REPO / "data" / "checkpoints" / "ligand_pocket.pt").is_file():
         print("\n(no bundled checkpoint: end-to-end run skipped)")
         return
-    wall, rss = sample_end_to_end(n, steps, ckpt, args.threads)
-    print(f"\n## End to end: `molgen sample n_samples={n} steps={steps}` (decode + write included)\n")
-    print(f"wall {wall:.1f} s ({wall / n:.2f} s per ligand), peak RSS {rss:.2f} GB")
+    wall, rss = sample_end_to_end(e2e.n, e2e.steps, e2e.ckpt, cfg.threads)
+    print(f"\n## End to end: `molgen sample n_samples={e2e.n} steps={e2e.steps}` (decode + write included)\n")
+    print(f"wall {wall:.1f} s ({wall / e2e.n:.2f} s per ligand), peak RSS {rss:.2f} GB")
     print(f"\npeak RSS of this benchmark process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB")
 
 

@@ -1,6 +1,7 @@
 """``molgen eval``: every molecule and pose metric of a set of ligands, with the real tools.
 
-``evaluate`` reads SD files (or takes RDKit Mols), computes per molecule: validity, connectivity,
+``evaluate`` reads SD files (or takes RDKit Mols; a manifest, :mod:`molgen.manifest`, pairs each
+ligand file with its own receptor), computes per molecule: validity, connectivity,
 QED, SA (TargetDiff-normalised and raw), logP, Lipinski count, ring sizes, and with a receptor:
 Vina score / minimize / dock, clashes, strain energy and PoseBusters checks. A tool that fails on
 one molecule leaves its error in the ``error`` column and the run goes on. Molecules are spread
@@ -100,7 +101,9 @@ def read_molecules(path: PathLike, receptor: str | None = None) -> list[_Item]:
 
 
 def _collect(inputs: Any, receptor: Any) -> list[_Item]:
-    """Items from paths / folders / Mols, each paired with its receptor path (or None)."""
+    """Items from paths / folders / manifests / Mols, each paired with its receptor path (or None)."""
+    from molgen.manifest import is_manifest, read_manifest
+
     if isinstance(inputs, (str, os.PathLike, Chem.Mol)):
         inputs = [inputs]
     inputs = list(inputs)
@@ -112,11 +115,20 @@ def _collect(inputs: Any, receptor: Any) -> list[_Item]:
             raise MolgenInputError(
                 f"receptor: {len(receptors)} receptors for {len(inputs)} inputs; give one receptor "
                 "or one per input")
-    for r in set(receptors) - {None}:
+    pairs: list[tuple[Any, str | None]] = []
+    for x, rec in zip(inputs, receptors):
+        if isinstance(x, Chem.Mol) or not is_manifest(x):
+            pairs.append((x, rec))
+        elif rec is not None:
+            raise MolgenInputError(f"{x}: a manifest names each ligand's receptor; give no receptor "
+                                   f"with it (got {rec})")
+        else:
+            pairs.extend(read_manifest(x))
+    for r in {rec for _, rec in pairs} - {None}:
         if not Path(r).is_file():
             raise MolgenInputError(f"{r}: receptor file not found")
     items: list[_Item] = []
-    for k, (x, rec) in enumerate(zip(inputs, receptors)):
+    for k, (x, rec) in enumerate(pairs):
         if isinstance(x, Chem.Mol):
             name = x.GetProp("_Name") if x.HasProp("_Name") else ""
             items.append(_Item("<mol>", k, name, Chem.MolToMolBlock(x), rec))
@@ -252,9 +264,11 @@ def evaluate(
     """Per-molecule metrics of ``inputs``; one row per molecule (see the module docstring).
 
     Args:
-        inputs: SD file(s), folder(s) of SD files, or RDKit Mols with 3D conformers.
+        inputs: SD file(s), folder(s) of SD files, RDKit Mols with 3D conformers, or manifests
+            (:mod:`molgen.manifest`: a CSV with columns ``ligand,receptor`` or a CrossDocked-layout
+            folder), which pair each ligand with its own receptor.
         receptor: receptor PDB for all inputs, one per input (aligned with ``inputs``), or None
-            (no pocket metrics).
+            (no pocket metrics; always None for a manifest).
         reference: reference ligands for the report: an earlier ``evaluate`` table, or inputs to
             evaluate here with the same receptor and settings.
         training_smiles: for novelty in the summary written to ``outdir``.
@@ -270,7 +284,8 @@ def evaluate(
         progress: show a progress bar.
 
     Raises:
-        MolgenInputError: a missing/empty input file or receptor, or mismatched receptor count.
+        MolgenInputError: a missing/empty input file or receptor, mismatched receptor count, a
+            bad manifest, or a receptor given with a manifest.
     """
     items = _collect(inputs, receptor)
     modes = (("score_only", "minimize") + (("dock",) if vina_dock else ())) if vina else ()

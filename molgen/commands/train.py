@@ -157,6 +157,23 @@ def _check_ddp_launch(trainer) -> None:
             "hydra.launcher.tasks_per_node = trainer.devices)")
 
 
+def _init_weights(task, path: str) -> None:
+    """Start from the weights of ``path`` (fine-tuning); the architectures must match."""
+    from molgen.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path)["state_dict"]
+    if task.ema is not None and not any(k.startswith("ema.") for k in state):
+        state = {**state, **{f"ema.{k[len('net.'):]}": v for k, v in state.items() if k.startswith("net.")}}
+    if task.ema is None:
+        state = {k: v for k, v in state.items() if not k.startswith("ema.")}
+    try:
+        task.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise MolgenInputError(f"init_from={path}: its weights do not fit this model/task config "
+                               f"({str(exc).splitlines()[0]}); use the model config it was trained with") from None
+    log.info("initialised weights from %s", path)
+
+
 def build(cfg: DictConfig):
     """Instantiate (datamodule, task, trainer) from a composed train config."""
     import lightning as L
@@ -168,6 +185,8 @@ def build(cfg: DictConfig):
     datamodule = instantiate(cfg.data)
     task = instantiate(cfg.task.module)
     task.export_config = export_config(cfg)
+    if cfg.get("init_from"):
+        _init_weights(task, str(cfg.init_from))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()] + [rng_state_callback()]
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)

@@ -84,6 +84,10 @@ class VPProcess:
         det = a * ds - s * da
         return (ds * x_t - s * out) / det, (a * out - da * x_t) / det
 
+    def output_for(self, x_t: Tensor, x0: Tensor, t_node: Tensor) -> Tensor:
+        """The network output that :meth:`split` turns into ``x0`` at ``x_t`` (inverse of split)."""
+        return self.target(x0, self.eps_from_x0(x_t, x0, t_node), t_node)
+
     def renoise(self, x_s: Tensor, s: Tensor, t: Tensor, noise: Tensor) -> Tensor:
         """A sample of q(x_t | x_s) for ``t > s`` (RePaint's jump back up)."""
         a_ts = self.alpha(t) / self.alpha(s)

@@ -50,6 +50,7 @@ __all__ = [
     "edm_bond_orders",
     "edm_reference_smiles",
     "edm_smiles",
+    "score_generated",
     "summarize_edm_checks",
 ]
 
@@ -337,9 +338,25 @@ def compute_edm_metrics(
             :func:`edm_reference_smiles`); ``None`` leaves novelty ``None``.
     """
     decoder = np.array(list(atom_decoder), dtype="<U2") if atom_decoder is not None else None
+    decoded = ((pos, decoder[_as_numpy(types).astype(np.int64)] if decoder is not None else types, True)
+               for pos, types in molecules)
+    return score_generated(decoded, reference_smiles=reference_smiles)
+
+
+def score_generated(
+    samples: Iterable[tuple[Any, Any, bool]], *, reference_smiles: Iterable[str | None] | None = None
+) -> EDMMetrics:
+    """:func:`compute_edm_metrics` of generated samples, counting failed ones.
+
+    Args:
+        samples: ``(pos, elements, finite)`` as ``MoleculeTask.generate`` returns them; a sample
+            whose trajectory went non-finite counts as a molecule with no stable atom, unstable
+            and invalid (it stays in every denominator).
+        reference_smiles: see :func:`compute_edm_metrics`.
+    """
     checks: list[EDMCheck] = []
     with BlockLogs():  # RDKit would log every unsanitisable sample
-        for pos, types in molecules:
-            elements = decoder[_as_numpy(types).astype(np.int64)] if decoder is not None else types
-            checks.append(check_molecule(pos, elements))
+        for pos, elements, finite in samples:
+            failed = EDMCheck(False, 0, len(elements), False, None)
+            checks.append(check_molecule(pos, elements) if finite else failed)
     return summarize_edm_checks(checks, reference_smiles=reference_smiles)

@@ -17,7 +17,7 @@ import lightning as L
 import torch
 from torch import Tensor, nn
 
-from molgen.diffusion.com import remove_com
+from molgen.diffusion.com import remove_com, scatter_mean
 from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
 from molgen.nn.base import Context
@@ -77,6 +77,12 @@ class DiffusionTask(L.LightningModule):
         val_sample_steps: sampling steps used for them.
         context_dropout: probability of training a graph without its context (pocket), which
             makes classifier-free guidance possible at sampling (``guidance_scale``).
+        x0_com_radius: when sampling in a frame fixed by the context (no zero-CoM projection),
+            the centroid of each graph's predicted clean coordinates ``x0_hat`` is kept within
+            this distance (A) of the origin (the pocket centroid). Near t = 1, alpha(t) ~ 0.003
+            multiplies any error of the predicted noise's mean into a far-away ``x0_hat``; a
+            graph pushed out of the context's reach never comes back (the network sees no
+            pocket and keeps ``x0_hat`` where it is). ``None``: no bound.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class DiffusionTask(L.LightningModule):
         val_samples: int = 0,
         val_sample_steps: int = 50,
         context_dropout: float = 0.0,
+        x0_com_radius: float | None = None,
     ) -> None:
         super().__init__()
         self.net, self.process, self.sampler = net, process, sampler
@@ -99,6 +106,7 @@ class DiffusionTask(L.LightningModule):
         self.ema = copy.deepcopy(net).requires_grad_(False) if self.ema_decay > 0 else None
         self.sample_steps, self.val_samples, self.val_sample_steps = sample_steps, val_samples, val_sample_steps
         self.context_dropout = float(context_dropout)
+        self.x0_com_radius = None if x0_com_radius is None else float(x0_com_radius)
         self.export_config: dict | None = None  # set by the train entry point, stored in checkpoints
 
     # ---- what subclasses provide ------------------------------------------------------------
@@ -204,7 +212,21 @@ class DiffusionTask(L.LightningModule):
             out_h = un_h + guidance_scale * (out_h - un_h)
         if self.process.zero_com:
             out_x = remove_com(out_x, batch)
+        elif self.x0_com_radius is not None:
+            out_x = self._bound_x0_centroid(x, out_x, t, batch, n_graphs)
         return out_x, out_h
+
+    def _bound_x0_centroid(self, x: Tensor, out_x: Tensor, t: Tensor, batch: Tensor, n_graphs: int) -> Tensor:
+        """``out_x`` whose ``x0_hat`` has its per-graph centroid moved inside ``x0_com_radius``."""
+        t_node = torch.full((x.shape[0],), float(t), device=x.device, dtype=x.dtype)
+        x0, _ = self.process.split(x, out_x, t_node)
+        com = scatter_mean(x0, batch, n_graphs)
+        norm = com.norm(dim=-1, keepdim=True)
+        scale = (self.x0_com_radius / norm.clamp(min=1e-12)).clamp(max=1.0)
+        if bool((scale >= 1.0).all()):
+            return out_x
+        x0 = x0 + ((scale - 1.0) * com)[batch]
+        return self.process.output_for(x, x0, t_node)
 
     def _seeded_prior(self, n_atoms: Tensor, seeds: Sequence[int], dev: torch.device) -> tuple[Tensor, Tensor]:
         """Prior samples drawn graph by graph from per-graph seeds (once per run, not per step)."""

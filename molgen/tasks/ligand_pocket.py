@@ -69,9 +69,10 @@ class LigandPocketTask(DiffusionTask):
         elements: Sequence[str] = DEFAULT_LIGAND_ELEMENTS,
         pocket_mode: str = "full",
         max_pocket_atoms: int = 4000,
+        x0_com_radius: float | None = 10.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(net, process, sampler, optimizer, **kwargs)
+        super().__init__(net, process, sampler, optimizer, x0_com_radius=x0_com_radius, **kwargs)
         self.vocab = ElementVocab(tuple(elements))
         if net.n_types != len(self.vocab):
             raise ValueError(f"model.n_types={net.n_types} but the element vocabulary has {len(self.vocab)} "

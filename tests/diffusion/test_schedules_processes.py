@@ -76,3 +76,14 @@ def test_linear_schedule_end_points():
     t = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
     torch.testing.assert_close(s.sigma(t), t)
     assert s.alpha(t)[0] == 1.0 and 0 < s.alpha(t)[-1] < 0.01
+
+
+@pytest.mark.parametrize("process", [VPProcess(CosineSchedule()), VPProcess(CosineSchedule(), prediction="velocity"),
+                                     FlowMatchingProcess()], ids=["eps", "velocity", "fm"])
+def test_output_for_inverts_split(process):
+    """output_for(x_t, x0) is the network output whose split gives back x0 at x_t."""
+    g = torch.Generator().manual_seed(4)
+    xt, x0 = torch.randn(30, 3, generator=g, dtype=torch.float64), torch.randn(30, 3, generator=g, dtype=torch.float64)
+    t = torch.rand(30, generator=g, dtype=torch.float64) * 0.98 + 0.01
+    x0_hat, _ = process.split(xt, process.output_for(xt, x0, t), t)
+    torch.testing.assert_close(x0_hat, x0, atol=1e-6, rtol=1e-6)

@@ -75,3 +75,17 @@ def test_ddp_started_by_lightning_is_refused_inside_a_sweep(molgen_popen, train_
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode != 0 and "cannot run inside a sweep" in err
+
+
+def test_bf16_mixed_cpu_training_steps_with_finite_loss(molgen_cli, train_overrides, small_model, tmp_path):
+    """`trainer=cpu_bf16`: two optimizer steps under CPU autocast, finite logged losses."""
+    import pandas as pd
+
+    run = tmp_path / "run"
+    molgen_cli("train", "trainer=cpu_bf16", *train_overrides, *small_model, "trainer.max_steps=2",
+               f"hydra.run.dir={run}", cwd=tmp_path)
+    metrics = pd.read_csv(run / "logs" / "metrics.csv")
+    losses = metrics["train/loss"].dropna()
+    assert len(losses) == 2 and losses.map(lambda v: v == v and abs(v) < 1e6).all()
+    state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)["state_dict"]
+    assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}  # fp32 master weights

@@ -25,6 +25,7 @@ from molgen.metrics.stability import (
     edm_bond_orders,
     edm_reference_smiles,
     edm_smiles,
+    score_generated,
 )
 
 TETRA = np.array([[1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]], dtype=np.float64) / np.sqrt(3)
@@ -132,6 +133,14 @@ def test_compute_edm_metrics_validity_uniqueness_novelty_and_inputs():
     assert compute_edm_metrics(mols).novelty is None
     assert set(metrics.as_dict()) >= {"atom_stability", "molecule_stability", "validity"}
 
+
+
+def test_score_generated_counts_non_finite_samples_as_failed():
+    (p1, e1), (p2, e2) = methane(), water()
+    metrics = score_generated([(p1, e1, True), (p2 * np.nan, e2, False)])
+    assert metrics.n_molecules == 2
+    assert metrics.molecule_stability == pytest.approx(1 / 2) and metrics.validity == pytest.approx(1 / 2)
+    assert metrics.atom_stability == pytest.approx(5 / 8)
 
 def test_build_edm_mol_for_sdf():
     pos, el = acetylene()

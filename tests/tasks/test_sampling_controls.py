@@ -148,3 +148,42 @@ def test_pocket_encoded_once_equals_encoding_every_step():
         for a, b in zip(net(x, h, tt, batch, cached), net(x, h, tt, batch, fresh)):
             torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
         x = x + 0.1 * net(x, h, tt, batch, cached)[0]
+
+
+def _x0_centroids(task, x, out, t, batch, n):
+    t_node = torch.full((x.shape[0],), float(t), dtype=x.dtype)
+    from molgen.diffusion.com import scatter_mean
+
+    return scatter_mean(task.process.split(x, out, t_node)[0], batch, n).norm(dim=-1)
+
+
+class _HalfX(torch.nn.Module):
+    """An equivariant stand-in denoiser whose output is ``x / 2`` (its x0_hat lies far out)."""
+
+    def forward(self, x, h, t, batch, context):
+        return 0.5 * x, h
+
+
+@pytest.mark.parametrize("prediction", ["eps", "velocity"])
+def test_x0_centroid_bound_keeps_prediction_near_the_pocket(prediction):
+    """Near t = 1 an eps-model's x0_hat can land far away; the bound pulls its centroid inside
+    ``x0_com_radius``, leaves graphs already inside untouched, and commutes with rotations."""
+    task = _task(process=VPProcess(CosineSchedule(), prediction=prediction)).double()
+    g = torch.Generator().manual_seed(5)
+    batch = torch.repeat_interleave(torch.arange(2), torch.tensor([5, 6]))
+    x = torch.randn(11, 3, generator=g, dtype=torch.float64)
+    x[:5] += 40.0  # graph 0 far from the origin, graph 1 near it
+    h = torch.randn(11, 9, generator=g, dtype=torch.float64)
+    t = torch.tensor(0.97, dtype=torch.float64)
+    net = _HalfX()
+    task.x0_com_radius = None
+    free = task._predict(net, x, h, t, batch, 2, None, 1.0)[0]
+    task.x0_com_radius = 8.0
+    bounded = task._predict(net, x, h, t, batch, 2, None, 1.0)[0]
+    before, after = _x0_centroids(task, x, free, t, batch, 2), _x0_centroids(task, x, bounded, t, batch, 2)
+    assert float(before[0]) > 8.0 and float(after[0]) == pytest.approx(8.0)
+    assert float(before[1]) < 8.0
+    torch.testing.assert_close(bounded[5:], free[5:])
+    rot = random_rotation(torch.Generator().manual_seed(6)).double()
+    rotated = task._predict(net, x @ rot.T, h, t, batch, 2, None, 1.0)[0]
+    torch.testing.assert_close(rotated, bounded @ rot.T, atol=1e-8, rtol=1e-6)

@@ -1,0 +1,110 @@
+"""CrossDocked benchmark: the table from hand-made rows, and the whole path on one tiny pocket."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molgen.bench import crossdocked
+from molgen.bench.crossdocked import PUBLISHED, benchmark_table, table_markdown
+from molgen.benchmarking import benchmark_config
+from molgen.errors import MolgenInputError
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "data" / "demo" / "SIR3_HUMAN_117_398_0"
+LIGAND = "5d7n_D_rec_4jt9_1ns_lig_tt_min_0.sdf"
+
+
+def test_table_from_hand_made_rows() -> None:
+    molecules = pd.DataFrame({
+        "pocket": ["a", "a", "a", "b", "b"],
+        "valid": [True, True, False, True, True],
+        "connected": [True, False, False, True, True],
+        "smiles": ["CCO", "c1ccccc1", None, "CCN", "CCN"],
+        "vina_score": [-5.0, -7.0, np.nan, -6.0, -4.0],
+        "vina_minimize": [-5.5, -7.5, np.nan, -6.5, -4.5],
+        "vina_dock": [-8.0, -6.0, np.nan, -9.0, -7.0],
+        "qed": [0.4, 0.5, np.nan, 0.6, 0.6], "sa": [0.7, 0.8, np.nan, 0.9, 0.9],
+        "pb_valid": [True, False, None, True, True],
+        "sample_seconds": [1.0, 1.0, 1.0, 2.0, 2.0],
+    })
+    reference = pd.DataFrame({"ligand_filename": ["a", "b", "c"], "vina_score": [-6.0, -7.0, -100.0],
+                              "vina_min": [-6.5, -7.5, -100.0], "vina_dock": [-7.0, -8.0, -100.0],
+                              "qed": [0.5, 0.3, 0.0], "sa": [0.8, 0.6, 0.0]})
+    table = benchmark_table(molecules, reference)
+    ours, ref = table.iloc[0], table.iloc[1]
+    assert ours["vina_score_mean"] == pytest.approx(-5.5) and ours["vina_score_median"] == -5.5
+    assert ours["vina_min_mean"] == pytest.approx(-6.0) and ours["vina_dock_median"] == pytest.approx(-7.5)
+    assert ours["high_affinity_mean"] == pytest.approx(0.5)  # a: 1 of 2 <= -7; b: 1 of 2 <= -8
+    assert ours["diversity_mean"] == pytest.approx(ours["diversity_median"])  # b: one SMILES twice
+    assert ours["validity"] == pytest.approx(0.8) and ours["connectivity"] == pytest.approx(0.6)
+    assert ours["pb_valid"] == pytest.approx(0.6) and ours["seconds_per_pocket"] == pytest.approx(3.5)
+    # pocket c has no generated molecules: its reference ligand stays out of the Reference row
+    assert ref["vina_dock_mean"] == pytest.approx(-7.5) and ref["qed_median"] == pytest.approx(0.4)
+    assert np.isnan(ref["high_affinity_mean"]) and len(table) == 2 + len(PUBLISHED)
+    text = table_markdown(table)
+    assert "| -5.50 / -5.50 |" in text and "| 50.0% / 50.0% |" in text and "80.0%" in text
+    assert "| DiffSBDD (Schneuing et al. 2024) | - / - |" in text
+
+
+def test_reference_row_matches_targetdiff_published_reference(shared_data: Path) -> None:
+    """The CSV's 100 ligands give TargetDiff's Reference row (its notebook's printed output)."""
+    reference = pd.read_csv(shared_data / "reference" / "crossdocked_test_reference.csv")
+    molecules = pd.DataFrame({"pocket": reference["ligand_filename"], "valid": False, "connected": False})
+    ref = benchmark_table(molecules, reference).iloc[1]
+    expected = {"vina_score": (-6.36, -6.46), "vina_min": (-6.71, -6.49), "vina_dock": (-7.4501, -7.2630),
+                "qed": (0.4760, 0.4676), "sa": (0.7277, 0.7400)}
+    for key, (mean, median) in expected.items():
+        assert ref[f"{key}_mean"] == pytest.approx(mean, abs=0.006), key
+        assert ref[f"{key}_median"] == pytest.approx(median, abs=0.006), key
+
+
+@pytest.fixture
+def tiny_crossdocked(tmp_path: Path) -> tuple[Path, Path]:
+    """The demo complex in the CrossDocked layout, and a reference CSV for it."""
+    root = tmp_path / "crossdocked_test"
+    (root / "SIR3").mkdir(parents=True)
+    for name in (LIGAND, "5d7n_D_rec.pdb", LIGAND.replace(".sdf", "_pocket10.pdb")):
+        shutil.copy(DEMO / name, root / "SIR3" / name)
+    (root / "ligand_filenames.txt").write_text(f"SIR3/{LIGAND}\n")
+    ref = tmp_path / "reference.csv"
+    ref.write_text("ligand_filename,smiles,vina_score,vina_min,vina_dock,qed,sa\n"
+                   f"SIR3/{LIGAND},C,-6.0,-6.5,-7.0,0.5,0.7\n")
+    return root, ref
+
+
+def test_one_tiny_pocket_end_to_end_and_resume(tiny_crossdocked, tmp_path: Path, monkeypatch) -> None:
+    root, ref = tiny_crossdocked
+    overrides = [f"root={root}", f"reference={ref}", f"outdir={tmp_path / 'out'}", "n_pockets=1",
+                 "n_samples=2", "batch_size=2", "steps=5", "eval.vina_dock=false", "eval.posebusters=false",
+                 "eval.strain=false"]
+    cfg = benchmark_config("crossdocked", quick=True, overrides=overrides)
+    result = crossdocked.run(cfg)
+    mols = result.molecules
+    assert len(mols) == 2 and set(mols["pocket"]) == {f"SIR3/{LIGAND}"}
+    assert {"valid", "connected", "sample_seconds"} <= set(mols.columns)
+    if mols["valid"].any():
+        assert mols.loc[mols["valid"], "vina_score"].notna().all()
+    for name in ("molecules.csv", "summary.csv", "summary.md", "settings.yaml"):
+        assert (result.outdir / name).is_file()
+    assert "molgen (this run, 1 pockets)" in result.markdown and "Reference ligands (1," in result.markdown
+    # resumed: the finished pocket is read back, nothing is sampled again
+    monkeypatch.setattr(crossdocked, "_run_pocket", lambda *a, **k: pytest.fail("pocket redone"))
+    again = crossdocked.run(cfg)
+    assert again.markdown.splitlines()[2:] == result.markdown.splitlines()[2:]
+    crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides + ["eval.n_jobs=2"]))
+    with pytest.raises(MolgenInputError, match="other settings"):
+        crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides + ["n_samples=3"]))
+
+
+def test_script_skips_without_data(tmp_path: Path, capsys) -> None:
+    spec = importlib.util.spec_from_file_location("bench_crossdocked", REPO / "benchmarks" / "crossdocked.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--quick", f"root={tmp_path / 'absent'}"]) == 0
+    assert "skipped" in capsys.readouterr().out
