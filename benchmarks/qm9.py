@@ -49,25 +49,19 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
 
     from molgen.api import load_model
+    from molgen.bench.qm9 import sample_and_score
     from molgen.diffusion.samplers import SAMPLERS
-    from molgen.metrics.stability import score_generated
 
     task = load_model(args.ckpt, task="molecule")
-    gen = torch.Generator().manual_seed(args.seed)
-    sizes = task.sample_sizes(args.n, generator=gen)
-    t0 = time.perf_counter()
-    out = task.generate(sizes, steps=args.steps, sampler=SAMPLERS[args.sampler](), generator=gen,
-                        batch_size=args.batch_size)
-    wall = time.perf_counter() - t0
     reference = None
     if args.source.is_file():
         from molgen.config import REPO_ROOT
         from molgen.data.datasets.qm9 import QM9Dataset
 
         reference = QM9Dataset(args.source, "train", cache_dir=REPO_ROOT / ".cache" / "qm9").smiles_set()
-    m = score_generated(out, reference_smiles=reference)
-    n_total = len(out)
-    n_failed = sum(not ok for _, _, ok in out)
+    run = sample_and_score(task, args.n, steps=args.steps, sampler=SAMPLERS[args.sampler](),
+                           batch_size=args.batch_size, seed=args.seed, reference_smiles=reference)
+    m, wall, n_failed, n_total = run.metrics, run.seconds, run.n_failed, run.metrics.n_molecules
     print(f"# QM9, {n_total} molecules, {args.sampler} {args.steps} steps, {args.threads} thread(s), "
           f"{time.strftime('%Y-%m-%d')}\n")
     print("| model | atom stable % | mol stable % | valid % | valid*unique % | novel % | steps | s / molecule |")

@@ -301,7 +301,10 @@ def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:
     for b in range(n_batches):
         frames.append(pd.read_csv(batch_dir / f"batch_{b:04d}.csv", keep_default_na=False,
                                   na_values=[""]))
-        supplier = Chem.SDMolSupplier(str(batch_dir / f"batch_{b:04d}.sdf"), sanitize=False, removeHs=False)
+        sdf = batch_dir / f"batch_{b:04d}.sdf"
+        if sdf.stat().st_size == 0:  # no valid molecule in this batch (RDKit refuses empty files)
+            continue
+        supplier = Chem.SDMolSupplier(str(sdf), sanitize=False, removeHs=False)
         mols.extend(m for m in supplier if m is not None)
     table = pd.concat(frames, ignore_index=True)
     props = [{name: m.GetProp(name) for name in m.GetPropNames()} for m in mols]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -102,9 +101,7 @@ def test_one_tiny_pocket_end_to_end_and_resume(tiny_crossdocked, tmp_path: Path,
         crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides + ["n_samples=3"]))
 
 
-def test_script_skips_without_data(tmp_path: Path, capsys) -> None:
-    spec = importlib.util.spec_from_file_location("bench_crossdocked", REPO / "benchmarks" / "crossdocked.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+def test_script_skips_without_data(benchmark_script, tmp_path: Path, capsys) -> None:
+    script = benchmark_script("crossdocked")
     assert script.main(["--quick", f"root={tmp_path / 'absent'}"]) == 0
     assert "skipped" in capsys.readouterr().out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import runpy
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def bench() -> dict:
-    return runpy.run_path(str(REPO / "benchmarks" / "models.py"), run_name="bench_models")
+def bench(benchmark_script) -> dict:
+    return vars(benchmark_script("models"))
 
 
 def test_count_parameters_skips_frozen(bench):

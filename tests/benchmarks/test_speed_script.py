@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_speed_quick_tiny(capsys):
-    speed = _load("speed")
+def test_speed_quick_tiny(benchmark_script, capsys):
+    speed = benchmark_script("speed")
     speed.main(["--quick", "threads=1", "batches=[1,2]", "joint_max_batch=2", "train_batch=1",
                 "pocket_sizes=[200]", "ligand_sizes=[10]", "flops_batch=2", "bf16=true", "end_to_end.n=2",
                 "end_to_end.steps=2"])

@@ -198,3 +198,21 @@ def test_evaluation_tool_crash_is_recorded_for_that_molecule(monkeypatch) -> Non
     assert errors[1] == "clashes: RuntimeError: clash tool crashed (simulated)"
     assert errors[2] == "properties: ValueError: property tool crashed (simulated)"
     assert df.loc[0, "qed"] > 0 and df.loc[2, "clashes"] >= 0 and df.loc[1, "qed"] > 0
+
+
+def test_batch_without_any_valid_molecule_merges(make_tiny_task, demo_pocket, tmp_path, monkeypatch) -> None:
+    """A batch whose samples all fail to decode writes an empty SD file; the merge keeps its rows."""
+    import molgen.sampling as sampling
+    from molgen.sampling import SamplingJob, run_ligand_sampling
+
+    decode = sampling._decode_batch
+
+    def nothing_valid(generated, start, *args, **kwargs):
+        mols, rows = decode(generated, start, *args, **kwargs)
+        return ([], [{**r, "valid": False} for r in rows]) if start == 0 else (mols, rows)
+
+    monkeypatch.setattr(sampling, "_decode_batch", nothing_valid)
+    table = run_ligand_sampling(make_tiny_task(), demo_pocket,
+                                SamplingJob(outdir=tmp_path, n_samples=4, batch_size=2, n_atoms=(5, 6), steps=2, seed=3))
+    assert (tmp_path / "batches" / "batch_0000.sdf").stat().st_size == 0
+    assert sorted(table["sample"]) == [0, 1, 2, 3] and not table["valid"].iloc[:2].any()
