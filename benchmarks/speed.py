@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> None:
           f"matmul 1024^2 on {cfg.threads} thread(s): {peak / 1e9:.1f} GFLOP/s "
           f"({100 * flops / st / peak:.0f} % of the matmul ceiling)")
     e2e = cfg.end_to_end
+    if int(e2e.n) == 0:
+        return
     if e2e.ckpt is None and not (REPO / "data" / "checkpoints" / "ligand_pocket.pt").is_file():
         print("\n(no bundled checkpoint: end-to-end run skipped)")
         return

@@ -73,7 +73,7 @@ def sample_ligands(
     table (valid, connected, qed, sa, smiles, error).
     """
     from molgen.io.pocket import read_pocket
-    from molgen.sampling import SamplingJob, parse_n_atoms, run_ligand_sampling
+    from molgen.sampling import SamplingJob, parse_n_atoms, read_written_sdf, run_ligand_sampling
 
     model = model if model is not None else load_model()
     if receptor is None:
@@ -86,7 +86,7 @@ def sample_ligands(
         job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
                           batch_size=batch_size, seed=seed)
         table = run_ligand_sampling(model, pocket, job, sampler=sampler)
-        mols = [m for m in Chem.SDMolSupplier(str(out / "ligands.sdf")) if m is not None]
+        mols = read_written_sdf(out / "ligands.sdf")
     finally:
         if tmp is not None:
             tmp.cleanup()

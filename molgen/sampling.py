@@ -292,6 +292,14 @@ def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def read_written_sdf(path: Path, *, sanitize: bool = True, remove_hs: bool = True) -> list:
+    """The molecules of an SD file this module wrote; an empty file (no valid sample) is no molecule
+    (RDKit's supplier refuses empty files)."""
+    if Path(path).stat().st_size == 0:
+        return []
+    return [m for m in Chem.SDMolSupplier(str(path), sanitize=sanitize, removeHs=remove_hs) if m is not None]
+
+
 def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:
     """Concatenate the batch files into ``<sdf_name>`` and ``samples.csv`` (atomically)."""
     from molgen.io.sdf import write_sdf
@@ -301,11 +309,7 @@ def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:
     for b in range(n_batches):
         frames.append(pd.read_csv(batch_dir / f"batch_{b:04d}.csv", keep_default_na=False,
                                   na_values=[""]))
-        sdf = batch_dir / f"batch_{b:04d}.sdf"
-        if sdf.stat().st_size == 0:  # no valid molecule in this batch (RDKit refuses empty files)
-            continue
-        supplier = Chem.SDMolSupplier(str(sdf), sanitize=False, removeHs=False)
-        mols.extend(m for m in supplier if m is not None)
+        mols.extend(read_written_sdf(batch_dir / f"batch_{b:04d}.sdf", sanitize=False, remove_hs=False))
     table = pd.concat(frames, ignore_index=True)
     props = [{name: m.GetProp(name) for name in m.GetPropNames()} for m in mols]
     write_sdf(mols, outdir / sdf_name, props=props)

@@ -162,7 +162,8 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path) -> pd.D
 
     job = SamplingJob(outdir=pdir, n_samples=int(cfg.n_samples), n_atoms=parse_n_atoms(cfg.n_atoms),
                       steps=cfg.steps, batch_size=int(cfg.batch_size), seed=int(cfg.seed) * 1000 + cx.index,
-                      largest_fragment=bool(cfg.largest_fragment), resume=True)
+                      largest_fragment=bool(cfg.largest_fragment), guidance_scale=float(cfg.guidance_scale),
+                      resume=True)
     samples = run_ligand_sampling(task, _pocket(cx, cfg), job, sampler=sampler)
     t0 = time.perf_counter()
     e = cfg.eval
@@ -239,7 +240,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     steps = cfg.steps or task.sample_steps
     dock = f"exhaustiveness {cfg.eval.exhaustiveness}" if cfg.eval.vina and cfg.eval.vina_dock else "off"
     head = (f"CrossDocked2020 test set: {len(complexes)} pockets x {cfg.n_samples} samples, "
-            f"{type(sampler or task.sampler).__name__} {steps} steps, checkpoint "
+            f"{type(sampler or task.sampler).__name__} {steps} steps, guidance {float(cfg.guidance_scale):g}, checkpoint "
             f"{Path(cfg.ckpt).name if cfg.ckpt else 'bundled'}, pocket {cfg.pocket}, largest fragment "
             f"{bool(cfg.largest_fragment)}, Vina dock {dock}, {torch.get_num_threads()} thread(s), "
             f"{time.strftime('%Y-%m-%d')}")

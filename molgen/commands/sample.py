@@ -93,9 +93,12 @@ def _fragment(cfg: DictConfig):
             raise MolgenInputError("give fix_fragment=... or fix_atoms=..., not both")
         return read_ligands(cfg.fix_fragment)[0]
     if cfg.get("fix_atoms"):
-        if not cfg.ref_ligand:
+        ref_ligand = cfg.ref_ligand
+        if not ref_ligand and cfg.receptor is None:  # the bundled demo complex: its reference ligand
+            ref_ligand = cfg.task.demo.ref_ligand
+        if not ref_ligand:
             raise MolgenInputError("fix_atoms=[...] picks atoms of ref_ligand=...: give ref_ligand")
-        return fragment_from_atoms(read_ligands(cfg.ref_ligand)[0], list(cfg.fix_atoms), source=str(cfg.ref_ligand))
+        return fragment_from_atoms(read_ligands(ref_ligand)[0], list(cfg.fix_atoms), source=str(ref_ligand))
     return None
 
 

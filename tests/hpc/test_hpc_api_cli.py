@@ -27,3 +27,17 @@ def test_sample_ligands_matches_molgen_sample(molgen_cli, tiny_checkpoint, demo_
     for api_mol, cli_mol in zip(mols, cli_mols):
         np.testing.assert_allclose(api_mol.GetConformer().GetPositions(), cli_mol.GetConformer().GetPositions(),
                                    atol=1e-4)
+
+
+def test_sample_ligands_with_no_valid_sample_returns_no_molecules(tiny_checkpoint, demo_pocket_files, tmp_path,
+                                                                   monkeypatch):
+    """Every sample failing to decode leaves an empty ligands.sdf: the API returns [] and the table."""
+    import molgen.sampling as sampling
+
+    decode = sampling._decode_batch
+    monkeypatch.setattr(sampling, "_decode_batch",
+                        lambda *a, **k: ([], [{**r, "valid": False} for r in decode(*a, **k)[1]]))
+    receptor, ref_ligand = demo_pocket_files
+    mols, table = molgen.sample_ligands(molgen.load_model(tiny_checkpoint), receptor=receptor, ref_ligand=ref_ligand,
+                                        n_samples=2, steps=2, n_atoms=5, return_table=True, outdir=tmp_path)
+    assert mols == [] and len(table) == 2 and (tmp_path / "ligands.sdf").stat().st_size == 0

@@ -121,3 +121,17 @@ def test_cli_reports_bad_overrides_in_one_line_and_exit_1(molgen_popen, tiny_che
     assert rc == 1 and "Could not find 'sampler/nope'" in stderr
     assert "Available options in 'sampler':\n\tddim\n\tddpm\n\tode" in stderr
     assert {p.name for p in tmp_path.iterdir()} <= {"a", "b"}, "nothing written outside outdir"
+
+
+def test_fix_atoms_without_receptor_picks_the_demo_reference_ligand(tiny_checkpoint) -> None:
+    """The newcomer's fragment growing: no receptor, no ref_ligand -> atoms of the demo's ligand."""
+    from molgen.commands.sample import _fragment
+
+    from rdkit import Chem
+
+    frag = _fragment(_cfg(["fix_atoms=[0,1,2]"], tiny_checkpoint))
+    ref = Chem.MolFromMolFile(str(LIGAND))
+    assert frag.GetNumAtoms() == 3
+    assert (frag.GetConformer().GetPositions() == ref.GetConformer().GetPositions()[:3]).all()
+    with pytest.raises(MolgenInputError, match="give ref_ligand"):
+        _fragment(_cfg([f"receptor={RECEPTOR}", "fix_atoms=[0,1,2]"], tiny_checkpoint))
