@@ -89,3 +89,19 @@ def test_bf16_mixed_cpu_training_steps_with_finite_loss(molgen_cli, train_overri
     assert len(losses) == 2 and losses.map(lambda v: v == v and abs(v) < 1e6).all()
     state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)["state_dict"]
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}  # fp32 master weights
+
+
+@pytest.mark.parametrize("task,data,extra", [("molecule", "qm9_mini", []),
+                                             ("backbone", "backbone_mini", ["model.chiral=true"])],
+                         ids=["molecule", "backbone"])
+def test_tfn_trains_one_step_on_every_task(molgen_cli, task, data, extra, tmp_path):
+    """`molgen train task=<task> model=tfn_small`: the e3nn network through Hydra on each task
+    (the ligand-pocket task: test_hpc_sweeps)."""
+    run = tmp_path / "run"
+    molgen_cli("train", f"task={task}", "model=tfn_small", *extra, f"data={data}", "trainer.max_steps=1",
+               "trainer.max_epochs=-1", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
+               "task.module.val_samples=0", "threads=1", f"paths.cache_dir={tmp_path / 'cache'}",
+               f"hydra.run.dir={run}", cwd=tmp_path)
+    state = torch.load(run / "model.pt", map_location="cpu", weights_only=True)
+    assert state["config"]["task"]["net"]["_target_"] == "molgen.nn.tfn.TFN"
+    assert torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)["global_step"] == 1
