@@ -35,7 +35,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -103,17 +103,6 @@ def current_rss_mb() -> float:
         return peak_rss_mb()
 
 
-def best_time(fn: Callable[[], object], repeats: int) -> float:
-    """Best wall seconds of ``fn`` over ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def qm9_batch(dataset, size: int, seed: int):
     """``size`` random molecules of ``dataset`` (seeded) as one PyG batch."""
     from torch_geometric.data import Batch
@@ -124,6 +113,8 @@ def qm9_batch(dataset, size: int, seed: int):
 
 def time_loss(task, graphs, repeats: int) -> tuple[float, float]:
     """Best seconds of ``task``'s diffusion loss on ``graphs``: without gradients, and with backward."""
+    from molgen.benchmarking import best_time
+
     def fwd() -> None:
         with torch.inference_mode():
             task.diffusion_loss(graphs, generator=torch.Generator().manual_seed(0))
@@ -145,19 +136,13 @@ def train_overrides(cfg, name: str) -> list[str]:
 
 def run_model(cfg, name: str) -> dict[str, Any]:
     """Measure, train and score one model in this process (the worker of :func:`main`)."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
+    from molgen.bench.qm9 import sample_and_score
     from molgen.commands.train import build
-    from molgen.config import compose
-    from molgen.metrics.stability import score_generated
+    from molgen.config import compose_run
 
     torch.set_num_threads(int(cfg.threads))
     with tempfile.TemporaryDirectory(prefix="molgen-models-") as run_dir:
-        tcfg = compose("train", train_overrides(cfg, name) + [f"hydra.run.dir={run_dir}"])
-        with open_dict(tcfg):
-            tcfg.hydra.runtime.output_dir = run_dir
-        HydraConfig.instance().set_config(tcfg)  # what `molgen train` has: ${hydra:...} resolves
+        tcfg = compose_run("train", train_overrides(cfg, name), run_dir)
         datamodule, task, trainer = build(tcfg)
         graphs = task.unpack(qm9_batch(datamodule.dataset("train"), int(cfg.batch_size), int(cfg.seed)))
         before = current_rss_mb()
@@ -167,17 +152,14 @@ def run_model(cfg, name: str) -> dict[str, Any]:
         trainer.fit(task, datamodule=datamodule)
         train_wall = time.perf_counter() - t0
     task.eval()
-    gen = torch.Generator().manual_seed(int(cfg.seed))
-    t0 = time.perf_counter()
-    out = task.generate(task.sample_sizes(int(cfg.n_samples), generator=gen), steps=int(cfg.sample_steps),
-                        generator=gen, batch_size=int(cfg.sample_batch))
-    sample_wall = time.perf_counter() - t0
-    m = score_generated(out)
+    sampled = sample_and_score(task, int(cfg.n_samples), steps=int(cfg.sample_steps),
+                               batch_size=int(cfg.sample_batch), seed=int(cfg.seed))
+    m = sampled.metrics
     n_graphs = graphs.n_graphs
     return {"model": name, "params": count_parameters(task.net), "fwd_ms": 1e3 * fwd / n_graphs,
             "fwd_bwd_ms": 1e3 * fwd_bwd / n_graphs, "peak_rss_mb": peak, "step_mb": max(peak - before, 0.0),
-            "train_steps": int(trainer.global_step), "train_s": train_wall, "sample_s": sample_wall,
-            "n_failed": sum(not ok for _, _, ok in out), "atom_stable": 100 * m.atom_stability,
+            "train_steps": int(trainer.global_step), "train_s": train_wall, "sample_s": sampled.seconds,
+            "n_failed": sampled.n_failed, "atom_stable": 100 * m.atom_stability,
             "mol_stable": 100 * m.molecule_stability, "valid": 100 * m.validity}
 
 

@@ -29,6 +29,8 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from molgen.benchmarking import best_time
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo" / "SIR3_HUMAN_117_398_0"
 RECEPTOR = DEMO / "5d7n_D_rec.pdb"
@@ -61,16 +63,6 @@ def pocket_with(n_atoms_target: int):
     return pos, feat
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 @torch.inference_mode()
 def step_time(net, pos, feat, n_lig: int, lig_atoms: int, joint: bool, repeats: int) -> tuple[float, int]:
     """Seconds per denoising step and edges per step."""
@@ -99,7 +91,7 @@ def step_time(net, pos, feat, n_lig: int, lig_atoms: int, joint: bool, repeats: 
         pp = 0
         lp = radius_bipartite(x, pos, net.context_cutoff, batch, torch.zeros(pos.shape[0], dtype=torch.long)).shape[1]
     ll = n_lig * lig_atoms * (lig_atoms - 1)
-    return timed(fn, repeats), pp + lp + ll
+    return best_time(fn, repeats), pp + lp + ll
 
 
 def flops_of_step(net, pos, feat, n_lig: int, lig_atoms: int) -> int:
@@ -114,7 +106,7 @@ def flops_of_step(net, pos, feat, n_lig: int, lig_atoms: int) -> int:
 
 def matmul_flops(n: int = 1024, repeats: int = 5) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / timed(lambda: a @ b, repeats)
+    return 2 * n**3 / best_time(lambda: a @ b, repeats)
 
 
 def autocast(bf16: bool):
@@ -150,7 +142,7 @@ def train_step_time(net, batch_size: int, repeats: int, bf16: bool = False) -> f
         loss.backward()
         opt.step()
         opt.zero_grad()
-    out = timed(fn, repeats)
+    out = best_time(fn, repeats)
     net.eval()
     return out
 

@@ -118,6 +118,7 @@ def plot(df: pd.DataFrame, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from molgen.benchmarking import benchmark_config, parse_benchmark_args
+    from molgen.io.tables import write_csv_atomic
     from molgen.manifest import CROSSDOCKED_INDEX
 
     _, cfg = parse_benchmark_args("steps", argv, __doc__, "two step counts, a few molecules")
@@ -132,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     df = pd.DataFrame(rows)
     outdir = Path(cfg.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    df.to_csv(outdir / "steps.csv", index=False)
+    write_csv_atomic(df, outdir / "steps.csv")
     print(f"\n# Quality against sampling steps, {time.strftime('%Y-%m-%d')}, {cfg.threads} thread(s), "
           f"seed {cfg.seed}\n")
     print(markdown(df))

@@ -13,14 +13,15 @@ run the default.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
 from molgen.config import CONFIG_DIR, register_resolvers
 from molgen.errors import MolgenInputError
 
-__all__ = ["BENCHMARK_DIR", "benchmark_config", "benchmark_parser", "parse_benchmark_args"]
+__all__ = ["BENCHMARK_DIR", "benchmark_config", "benchmark_parser", "best_time", "parse_benchmark_args"]
 
 BENCHMARK_DIR = CONFIG_DIR / "benchmark"
 
@@ -59,3 +60,14 @@ def parse_benchmark_args(name: str, argv: Sequence[str] | None, description: str
     """Parse a benchmark script's command line; return the arguments and the resolved settings."""
     args = benchmark_parser(name, description, quick_help).parse_args(argv)
     return args, benchmark_config(name, quick=args.quick, overrides=args.overrides)
+
+
+def best_time(fn: Callable[[], object], repeats: int) -> float:
+    """Best wall seconds of ``fn`` over ``repeats`` calls after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(max(1, repeats)):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best

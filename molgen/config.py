@@ -12,7 +12,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from molgen.errors import MolgenInputError
 
-__all__ = ["CONFIG_DIR", "REPO_ROOT", "register_resolvers", "compose", "check_targets", "safe_instantiate"]
+__all__ = ["CONFIG_DIR", "REPO_ROOT", "register_resolvers", "compose", "compose_run", "check_targets", "safe_instantiate"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "conf"
@@ -45,6 +45,19 @@ def compose(config_name: str, overrides: list[str] | None = None) -> DictConfig:
     register_resolvers()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=overrides or [], return_hydra_config=True)
+
+
+def compose_run(config_name: str, overrides: list[str], run_dir: str | Path) -> DictConfig:
+    """:func:`compose` as a Hydra app sees it when run in ``run_dir``: the run folder set and
+    registered, so ``${hydra:runtime.output_dir}`` resolves (in-process training, tests)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    cfg = compose(config_name, list(overrides) + [f"hydra.run.dir={run_dir}"])
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
 
 
 def check_targets(cfg: Any, where: str) -> None:

@@ -47,11 +47,10 @@ def crossdocked_manifest(root: PathLike, out_csv: PathLike | None = None) -> pd.
     table = pd.DataFrame({"ligand": [str(s.ligand.resolve()) for s in sources],
                           "receptor": [str(s.pocket.resolve()) for s in sources]})
     if out_csv is not None:
-        out = Path(out_csv)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, out)
+        from molgen.io.tables import write_csv_atomic
+
+        Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
+        write_csv_atomic(table, out_csv)
     return table
 
 

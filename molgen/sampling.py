@@ -12,7 +12,6 @@ coordinates are written.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from rdkit import Chem
 
 from molgen.errors import MolgenInputError
+from molgen.io.tables import write_csv_atomic
 from molgen.io.records import PocketRecord
 
 __all__ = ["SamplingJob", "check_pocket_size", "parse_n_atoms", "pocket_tensors", "run_batches", "run_ligand_sampling", "run_molecule_sampling", "merge_batches"]
@@ -211,7 +211,7 @@ def run_batches(job: SamplingJob, make_batch: BatchFn, *, sdf_name: str) -> pd.D
         for r in rows:
             r["seconds"] = dt
         write_sdf([m for m, _ in mols], sdf_path, props=[p for _, p in mols])
-        _write_csv_atomic(pd.DataFrame(rows), csv_path)
+        write_csv_atomic(pd.DataFrame(rows), csv_path)
     return merge_batches(outdir, n_batches, sdf_name)
 
 
@@ -283,15 +283,6 @@ def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
     return run_batches(job, make_batch, sdf_name="molecules.sdf")
 
 
-def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def read_written_sdf(path: Path, *, sanitize: bool = True, remove_hs: bool = True) -> list:
     """The molecules of an SD file this module wrote; an empty file (no valid sample) is no molecule
     (RDKit's supplier refuses empty files)."""
@@ -313,5 +304,5 @@ def merge_batches(outdir: Path, n_batches: int, sdf_name: str) -> pd.DataFrame:
     table = pd.concat(frames, ignore_index=True)
     props = [{name: m.GetProp(name) for name in m.GetPropNames()} for m in mols]
     write_sdf(mols, outdir / sdf_name, props=props)
-    _write_csv_atomic(table, outdir / "samples.csv")
+    write_csv_atomic(table, outdir / "samples.csv")
     return table

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf, open_dict
+from omegaconf import OmegaConf
 
 from hydra.utils import instantiate
 
-from molgen.config import CONFIG_DIR, compose
+from molgen.config import CONFIG_DIR, compose, compose_run
 
 # group -> how to build what an option of it describes
 TRAIN_GROUPS = ("model", "diffusion", "sampler", "trainer", "logger", "callbacks", "task", "data", "paths")
@@ -21,11 +20,7 @@ def _options(group: str) -> list[str]:
 
 
 def _train_cfg(overrides, tmp_path):
-    cfg = compose("train", overrides + [f"hydra.run.dir={tmp_path}"])
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(tmp_path)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_run("train", overrides, tmp_path)
 
 
 def _build(group: str, cfg):

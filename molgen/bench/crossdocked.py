@@ -40,6 +40,7 @@ import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from molgen.errors import MolgenInputError
+from molgen.io.tables import write_csv_atomic
 
 __all__ = ["PUBLISHED", "CrossDockedResult", "Complex", "benchmark_table", "crossdocked_complexes", "run",
            "table_markdown"]
@@ -133,21 +134,15 @@ def _pocket(cx: Complex, cfg: DictConfig):
     raise MolgenInputError(f"pocket={cfg.pocket}: allowed values are receptor, pocket10")
 
 
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def _merge(samples: pd.DataFrame, evaluated: pd.DataFrame, sdf: Path) -> pd.DataFrame:
     """One row per sample: sampling columns, then the evaluation of its molecule (if any)."""
-    from rdkit import Chem
+    from molgen.sampling import read_written_sdf
 
     out = samples.drop(columns=[c for c in ("smiles", "qed", "sa") if c in samples])
     out = out.rename(columns={"seconds": "sample_seconds", "error": "sample_error"})
     if evaluated.empty:
         return out
-    ids = [int(m.GetProp("sample")) for m in Chem.SDMolSupplier(str(sdf), sanitize=False, removeHs=False)]
+    ids = [int(m.GetProp("sample")) for m in read_written_sdf(sdf, sanitize=False, remove_hs=False)]
     ev = evaluated.drop(columns=["source", "name", "connected", "n_fragments"], errors="ignore")
     ev = ev.rename(columns={"valid": "eval_valid", "error": "eval_error"})
     ev.insert(0, "sample", [ids[i] for i in ev.pop("index")])
@@ -176,7 +171,7 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path) -> pd.D
     table.insert(0, "pocket", cx.key)
     table.insert(1, "target", cx.target)
     table["eval_seconds"] = (time.perf_counter() - t0) / len(table)
-    _atomic_csv(table, pdir / "molecules.csv")
+    write_csv_atomic(table, pdir / "molecules.csv")
     return table
 
 
@@ -233,10 +228,10 @@ def run(cfg: DictConfig) -> CrossDockedResult:
         print(f"[{cx.index + 1}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     molecules = pd.concat(frames, ignore_index=True)
-    _atomic_csv(molecules, outdir / "molecules.csv")
+    write_csv_atomic(molecules, outdir / "molecules.csv")
     reference = pd.read_csv(cfg.reference) if cfg.reference and Path(cfg.reference).is_file() else None
     table = benchmark_table(molecules, reference)
-    _atomic_csv(table, outdir / "summary.csv")
+    write_csv_atomic(table, outdir / "summary.csv")
     steps = cfg.steps or task.sample_steps
     dock = f"exhaustiveness {cfg.eval.exhaustiveness}" if cfg.eval.vina and cfg.eval.vina_dock else "off"
     head = (f"CrossDocked2020 test set: {len(complexes)} pockets x {cfg.n_samples} samples, "

@@ -21,7 +21,6 @@ them); generated residues are ``residue=G`` (poly-glycine) or ``A`` (poly-alanin
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ import torch
 from omegaconf import DictConfig
 
 from molgen.errors import MolgenInputError
+from molgen.io.tables import write_csv_atomic
 
 __all__ = ["contig_text", "junction_bonds", "parse_length", "run_backbone"]
 
@@ -125,12 +125,6 @@ def _rows(generated, layouts, start: int, outdir: Path, residue: str, mmcif: boo
     return rows
 
 
-def _write_csv_atomic(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 def _summary(table: pd.DataFrame, cfg: DictConfig, ckpt: str, sampler_text: str, wall: float,
              outdir: Path) -> list[tuple[str, str]]:
     ok = table[table["finite"].astype(bool)]
@@ -211,11 +205,11 @@ def run_backbone(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
                          bool(cfg.get("mmcif", False)))
             for r in rows:
                 r["seconds"] = seconds
-            _write_csv_atomic(pd.DataFrame(rows), csv_path)
+            write_csv_atomic(pd.DataFrame(rows), csv_path)
     wall = time.perf_counter() - t0
     table = pd.concat([pd.read_csv(batch_dir / f"batch_{b:04d}.csv") for b in range(n_batches)],
                       ignore_index=True)
-    _write_csv_atomic(table, outdir / "samples.csv")
+    write_csv_atomic(table, outdir / "samples.csv")
     sampler_text = f"{type(sampler or task.sampler).__name__}, {steps} steps"
     text = summary_table(_summary(table, cfg, str(ckpt), sampler_text, wall, outdir))
     (outdir / "summary.md").write_text(text + "\n")

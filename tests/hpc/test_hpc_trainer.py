@@ -6,11 +6,9 @@ import subprocess
 
 import pytest
 import torch
-from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
-from omegaconf import open_dict
 
-from molgen.config import compose
+from molgen.config import compose_run
 
 GPU_CONFIGS = {  # option -> what it must set
     "gpu": {"accelerator": "gpu", "devices": 1, "precision": "bf16-mixed"},
@@ -20,11 +18,7 @@ GPU_CONFIGS = {  # option -> what it must set
 
 
 def _trainer_cfg(option: str, tmp_path, *overrides: str):
-    cfg = compose("train", [f"trainer={option}", f"hydra.run.dir={tmp_path}", *overrides])
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(tmp_path)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_run("train", [f"trainer={option}", *overrides], tmp_path)
 
 
 @pytest.mark.parametrize("option", sorted(GPU_CONFIGS))

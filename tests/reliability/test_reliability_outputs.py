@@ -33,7 +33,7 @@ def _writers(tmp: Path):
     from molgen.io.sdf import write_sdf
     from molgen.io.xyz import XYZMolecule, write_xyz
     from molgen.protein.structure import write_mmcif, write_pdb
-    from molgen.sampling import _write_csv_atomic
+    from molgen.io.tables import write_csv_atomic
 
     class _Task(torch.nn.Module):
         export_config = {"task": {}, "task_name": "x"}
@@ -48,7 +48,7 @@ def _writers(tmp: Path):
         "write_pdb": (tmp / "a.pdb", lambda p: write_pdb(backbone, p)),
         "write_mmcif": (tmp / "a.cif", lambda p: write_mmcif(backbone, p)),
         "write_xyz": (tmp / "a.xyz", lambda p: write_xyz([xyz], p)),
-        "samples_csv": (tmp / "samples.csv", lambda p: _write_csv_atomic(pd.DataFrame({"a": [1]}), p)),
+        "samples_csv": (tmp / "samples.csv", lambda p: write_csv_atomic(pd.DataFrame({"a": [1]}), p)),
         "save_checkpoint": (tmp / "model.pt", lambda p: save_checkpoint(_Task(), p)),
     }
 

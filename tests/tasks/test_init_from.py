@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 
 from molgen.commands.train import build
-from molgen.config import compose
+from molgen.config import compose_run
 from molgen.errors import MolgenInputError
 from molgen.testing import write_untrained_checkpoint
 
@@ -17,11 +15,7 @@ SMALL = ["model=egnn_small", "model.hidden=16", "model.n_layers=2", "data=posebu
 
 
 def _build(tmp_path, overrides):
-    cfg = compose("train", SMALL + overrides + [f"hydra.run.dir={tmp_path}"])
-    with open_dict(cfg):
-        cfg.hydra.runtime.output_dir = str(tmp_path)
-    HydraConfig.instance().set_config(cfg)
-    return build(cfg)[1]
+    return build(compose_run("train", SMALL + overrides, tmp_path))[1]
 
 
 def test_init_from_loads_net_and_ema(tmp_path):
