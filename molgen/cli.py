@@ -10,7 +10,11 @@ import importlib
 import sys
 import warnings
 
-__all__ = ["main"]
+__all__ = ["main", "quote_list_values"]
+
+LIST_VALUED_KEYS = ("contig",)
+"""Keys whose values are RFdiffusion-style comma lists (``contig=10-20,A5-20,10-20``). Hydra would
+read the commas as a sweep (an error without ``-m``, three jobs with it); they are quoted first."""
 
 # command -> (config name, module with run(cfg), one-line help)
 HYDRA_COMMANDS = {
@@ -39,6 +43,15 @@ def _usage() -> str:
     return USAGE.format(commands="\n".join(rows))
 
 
+def quote_list_values(arg: str) -> str:
+    """``contig=10-20,A5-20,10-20`` -> ``contig='10-20,A5-20,10-20'``; other arguments, and
+    values already quoted or bracketed, unchanged."""
+    key, sep, value = arg.partition("=")
+    if sep and key.lstrip("+~") in LIST_VALUED_KEYS and "," in value and value[:1] not in "'\"[":
+        return f"{key}='{value}'"
+    return arg
+
+
 def _run_hydra(command: str, args: list[str]) -> None:
     import hydra
     from omegaconf import DictConfig
@@ -59,7 +72,7 @@ def _run_hydra(command: str, args: list[str]) -> None:
         except MolgenInputError as exc:  # a user's mistake: one clear line, no traceback
             sys.exit(f"molgen {command}: error: {exc}")
 
-    sys.argv = [f"molgen-{command}", *args]
+    sys.argv = [f"molgen-{command}", *map(quote_list_values, args)]
     app()
 
 

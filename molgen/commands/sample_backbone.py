@@ -2,8 +2,8 @@
 
     molgen sample task=backbone length=100 n_samples=8 outdir=out/bb
     molgen sample task=backbone length=50-150 n_samples=20
-    molgen sample task=backbone contig=10-20/A5-20/10-20 motif=motif.pdb n_samples=8
-    molgen sample task=backbone "contig='10-20,A5-20,10-20'" motif=motif.pdb   # commas: quote (Hydra)
+    molgen sample task=backbone contig=10-20,A5-20,10-20 motif=motif.pdb n_samples=8
+    molgen sample task=backbone contig=10-20/A5-20/10-20 motif=motif.pdb   # the same
 
 Per backbone ``<outdir>/backbone_NNNN.pdb`` (and ``.cif`` with ``mmcif=true``), written atomically
 as each batch finishes; per batch ``<outdir>/batches/batch_NNNN.csv`` (a batch is done when its CSV

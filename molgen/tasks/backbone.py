@@ -10,7 +10,10 @@ The network predicts either the noise or (``BackboneNet(output="position")``, it
 ``predicts="x0_offset"``) the clean atom positions; :meth:`BackboneTask.predict` turns either into
 ``(eps_hat, x0_hat)`` with the schedule, so the samplers always receive eps. Loss: eps-MSE, or for
 x0 networks ``min(SNR, snr_gamma) |x0_hat - x0|^2`` (min-SNR weighting), plus a local-geometry
-loss on ``x0_hat`` at small ``t`` (:func:`local_distance_error`).
+loss on ``x0_hat`` at small ``t`` (:func:`local_distance_error`) and, optionally, FrameDiff's
+pairwise-distance loss over all atom pairs closer than 6 A in the true chain
+(:func:`pair_distance_error`), which penalises the non-local contacts the local loss cannot see
+(clashes, collapsed turns).
 
 Motif scaffolding is inpainting by replacement (RePaint without resampling): the network is the
 unconditional one; before every denoising step the motif atoms are overwritten with the motif
@@ -53,7 +56,7 @@ from molgen.nn.base import Context
 from molgen.tasks.base import DiffusionTask, Graphs, Samples
 
 __all__ = ["BackboneMotif", "BackboneTask", "GeneratedBackbone", "REBUILD_MODES", "local_distance_error",
-           "rebuild_backbone"]
+           "pair_distance_error", "rebuild_backbone"]
 
 REBUILD_MODES = ("none", "oxygen", "ideal")
 
@@ -127,6 +130,22 @@ def local_distance_error(pred: Tensor, true: Tensor, batch: Tensor, mask: Tensor
     return torch.stack(errs).mean()
 
 
+def pair_distance_error(pred: Tensor, true: Tensor, batch: Tensor, mask: Tensor | None = None,
+                        cutoff: float = 6.0) -> Tensor:
+    """Mean squared error (A^2) of all atom-pair distances of ``pred`` within one chain whose true
+    distance is below ``cutoff`` Angstrom (FrameDiff's 2D distance loss; coordinates in Angstrom,
+    ``batch`` the chain of every atom), over chains selected by ``mask`` [atoms] (all if None)."""
+    keep = torch.ones_like(batch, dtype=torch.bool) if mask is None else mask
+    total, count = pred.new_zeros(()), pred.new_zeros(())
+    for g in torch.unique(batch[keep]).tolist():
+        sel = (batch == g) & keep
+        d_p, d_t = torch.cdist(pred[sel], pred[sel]), torch.cdist(true[sel], true[sel])
+        near = (d_t < cutoff) & ~torch.eye(d_t.shape[0], dtype=torch.bool, device=d_t.device)
+        total = total + ((d_p - d_t).square() * near).sum()
+        count = count + near.sum()
+    return total / count.clamp(min=1)
+
+
 def _motif_graphs(fixed: Tensor, batch: Tensor) -> list[tuple[Tensor, Tensor]]:
     """``(atoms of the graph, its motif atoms)`` index pairs of every graph with a motif."""
     out = []
@@ -167,6 +186,8 @@ class BackboneTask(DiffusionTask):
         geometry_weight, geometry_t_max: weight of the local-geometry loss (squared errors of
             the bonded and next-neighbour atom distances of ``x0_hat``, Angstrom^2) and the times
             ``t < geometry_t_max`` it applies to (FrameDiff's auxiliary losses).
+        pair_weight: weight of the pairwise-distance loss (:func:`pair_distance_error`, atom
+            pairs closer than 6 A, Angstrom^2) at the same small times; 0 turns it off.
         noise_scale: default multiplier of the sampler's fresh noise when generating.
         other arguments: see :class:`~molgen.tasks.base.DiffusionTask`.
     """
@@ -182,6 +203,7 @@ class BackboneTask(DiffusionTask):
         snr_gamma: float = 5.0,
         geometry_weight: float = 1.0,
         geometry_t_max: float = 0.25,
+        pair_weight: float = 0.0,
         noise_scale: float = 1.0,
         **kwargs: Any,
     ) -> None:
@@ -196,7 +218,7 @@ class BackboneTask(DiffusionTask):
                              f"would make mirror-image backbones")
         self.pos_scale, self.rebuild = float(pos_scale), rebuild
         self.snr_gamma, self.geometry_weight = float(snr_gamma), float(geometry_weight)
-        self.geometry_t_max = float(geometry_t_max)
+        self.geometry_t_max, self.pair_weight = float(geometry_t_max), float(pair_weight)
         self.noise_scale = float(noise_scale)
 
     def predict(self, net: nn.Module, x_t: Tensor, t: Tensor, batch: Tensor) -> tuple[Tensor, Tensor]:
@@ -242,6 +264,11 @@ class BackboneTask(DiffusionTask):
             geo = local_distance_error(x0_hat / self.pos_scale, g.pos / self.pos_scale, g.batch, near)
             losses["loss_geometry"] = geo
             loss = loss + self.geometry_weight * geo
+        if self.pair_weight > 0:
+            near = (t < self.geometry_t_max)[g.batch]
+            pair = pair_distance_error(x0_hat / self.pos_scale, g.pos / self.pos_scale, g.batch, near)
+            losses["loss_pair"] = pair
+            loss = loss + self.pair_weight * pair
         return {"loss": loss, **losses}
 
     def on_train_epoch_start(self) -> None:

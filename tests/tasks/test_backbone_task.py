@@ -138,7 +138,7 @@ def test_motif_scaffolding_cli_keeps_motif_coordinates(checkpoint, tmp_path):
     from molgen.io.chains import read_chains
 
     out = tmp_path / "motif"
-    molgen_main(["sample", "task=backbone", f"ckpt={checkpoint}", "contig=3-5/D150-157/2-4",
+    molgen_main(["sample", "task=backbone", f"ckpt={checkpoint}", "contig=3-5,D150-157,2-4",  # RFdiffusion style, unquoted
                  f"motif={RECEPTOR}", "n_samples=2", "steps=3", *GENTLE, f"outdir={out}", "threads=1"])
     table = pd.read_csv(out / "samples.csv")
     assert (table["motif_residues"] == 8).all() and (table["motif_rmsd"] < 1e-3).all()
@@ -189,3 +189,45 @@ def test_task_refuses_mirror_blind_networks():
     cfg = compose("train", ["task=backbone", "model=egnn_small", "hydra.run.dir=/tmp"])
     with pytest.raises(Exception, match="chirality-aware"):  # Hydra wraps the ValueError
         instantiate(cfg.task.module)
+
+
+def test_pair_distance_error_counts_near_pairs_within_a_chain():
+    from molgen.tasks.backbone import pair_distance_error
+
+    true = torch.tensor([[0.0, 0, 0], [3.0, 0, 0], [0, 4.0, 0], [50.0, 0, 0]], dtype=torch.float64)
+    batch = torch.tensor([0, 0, 0, 1])
+    assert pair_distance_error(true, true, batch) == 0
+    pred = true.clone()
+    pred[1, 0] = 2.0  # pair (0,1) 3 -> 2 A, pair (1,2) 5 -> sqrt(20) A; (0,2) unchanged
+    expect = 2 * (1.0 + (20 ** 0.5 - 5) ** 2) / 6  # ordered pairs: 6 near (all < 6 A) in chain 0
+    assert pair_distance_error(pred, true, batch).item() == pytest.approx(expect)
+    # a far atom (> 6 A) moved does not count; nor does a chain masked out, nor a second chain
+    far = true.clone()
+    far[3] += 10.0
+    assert pair_distance_error(far, true, batch) == 0
+    assert pair_distance_error(pred, true, batch, mask=torch.tensor([False] * 3 + [True])) == 0
+    moved = pred.clone()
+    moved[3] = torch.tensor([1.0, 0, 0])  # chain 1 has a single atom: no pairs, no cross-chain pairs
+    assert pair_distance_error(moved, true, batch).item() == pytest.approx(expect)
+
+
+def test_pair_loss_enters_the_training_loss():
+    """``pair_weight`` adds the pairwise-distance term at small t; 0 leaves the loss as it was."""
+    from hydra.utils import instantiate
+
+    from molgen.config import compose
+    from molgen.tasks.base import Graphs
+
+    pos, _, batch = _inputs()
+    g = Graphs(pos=pos.float(), types=torch.arange(4).repeat(pos.shape[0] // 4), batch=batch, n_graphs=2)
+    losses = {}
+    for weight in (0.0, 2.0):
+        cfg = compose("train", ["task=backbone", "model=backbone_net_cpu", f"task.module.pair_weight={weight}",
+                                "task.module.geometry_t_max=1.01", "hydra.run.dir=/tmp"])
+        torch.manual_seed(0)
+        task = instantiate(cfg.task.module)
+        losses[weight] = task.diffusion_loss(g, generator=torch.Generator().manual_seed(1))
+    assert "loss_pair" not in losses[0.0]
+    with_pair = losses[2.0]
+    assert with_pair["loss_pair"] > 0
+    torch.testing.assert_close(with_pair["loss"], losses[0.0]["loss"] + 2.0 * with_pair["loss_pair"])
