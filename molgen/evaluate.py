@@ -221,13 +221,15 @@ def _tools(mol: Chem.Mol, receptor, receptor_pdbqt, protein, settings: EvalSetti
 
 
 def _prepare_receptor(
-    receptor: str, cache_dir: PathLike | None, keep_ions: bool
+    receptor: str, cache_dir: PathLike | None, keep_ions: bool, receptor_prep: str
 ) -> tuple[str, str | None, str | None]:
     """(receptor, PDBQT path or None, error or None): picklable for the worker pool."""
     from molgen.chem.docking import prepare_receptor_pdbqt
 
     try:
-        return receptor, str(prepare_receptor_pdbqt(receptor, cache_dir=cache_dir, keep_ions=keep_ions)), None
+        pdbqt = prepare_receptor_pdbqt(receptor, cache_dir=cache_dir, keep_ions=keep_ions,
+                                       protocol=receptor_prep)
+        return receptor, str(pdbqt), None
     except Exception as exc:  # noqa: BLE001 -- a bad receptor costs its molecules Vina, not the run
         return receptor, None, f"{type(exc).__name__}: {exc}"
 
@@ -256,6 +258,7 @@ def evaluate(
     posebusters: bool = True,
     strain: bool = True,
     keep_ions: bool = False,
+    receptor_prep: str = "pdb2pqr",
     cache_dir: PathLike | None = None,
     chunk_size: int = 4,
     outdir: PathLike | None = None,
@@ -278,6 +281,8 @@ def evaluate(
         posebusters: PoseBusters "dock" checks (needs a receptor).
         strain: force-field strain energy.
         keep_ions: keep metal ions in the Vina receptor (TargetDiff's protocol drops them).
+        receptor_prep: Vina receptor preparation, ``"pdb2pqr"`` (TargetDiff's; needs the ``pdb2pqr``
+            package) or ``"meeko"``, see :func:`molgen.chem.docking.prepare_receptor_pdbqt`.
         cache_dir: receptor PDBQT cache (default :func:`molgen.chem.docking.default_cache_dir`).
         chunk_size: molecules per worker task.
         outdir: when given, :func:`write_report` writes CSV/Markdown/PNG there.
@@ -285,8 +290,14 @@ def evaluate(
 
     Raises:
         MolgenInputError: a missing/empty input file or receptor, mismatched receptor count, a
-            bad manifest, or a receptor given with a manifest.
+            bad manifest, a receptor given with a manifest, or an unknown ``receptor_prep``.
     """
+    if vina:
+        from molgen.chem.docking import RECEPTOR_PROTOCOLS
+
+        if receptor_prep not in RECEPTOR_PROTOCOLS:
+            raise MolgenInputError(
+                f"receptor_prep={receptor_prep!r}: choose one of {', '.join(RECEPTOR_PROTOCOLS)}")
     items = _collect(inputs, receptor)
     modes = (("score_only", "minimize") + (("dock",) if vina_dock else ())) if vina else ()
     settings = EvalSettings(vina_modes=modes, exhaustiveness=exhaustiveness, seed=seed,
@@ -301,7 +312,7 @@ def evaluate(
 
         pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"))
     try:
-        prep = [(r, cache_dir, keep_ions) for r in receptors]
+        prep = [(r, cache_dir, keep_ions, receptor_prep) for r in receptors]
         prepared = list(pool.map(_prepare_receptor, *zip(*prep))) if pool and prep else [
             _prepare_receptor(*x) for x in prep]
         pdbqt: dict[str | None, str | None] = {None: None}
@@ -339,7 +350,8 @@ def evaluate(
         if reference is not None and not isinstance(reference, pd.DataFrame):
             ref_df = evaluate(reference, receptor, n_jobs=n_jobs, vina=vina, vina_dock=vina_dock,
                               exhaustiveness=exhaustiveness, seed=seed, posebusters=posebusters,
-                              strain=strain, keep_ions=keep_ions, cache_dir=cache_dir,
+                              strain=strain, keep_ions=keep_ions, receptor_prep=receptor_prep,
+                              cache_dir=cache_dir,
                               chunk_size=chunk_size, progress=progress)
         write_report(df, outdir, reference=ref_df, training_smiles=training_smiles)
     return df

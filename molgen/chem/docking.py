@@ -1,14 +1,26 @@
 """AutoDock Vina scoring, local minimisation and docking (``vina`` + ``meeko``, no Open Babel).
 
-Protocol (TargetDiff's ``VinaDockingTask``, with meeko in place of pdb2pqr + AutoDockTools):
+Protocol (TargetDiff's ``VinaDockingTask``; AutoDock typing of the receptor done here in place of
+AutoDockTools):
 
-* **Receptor** PDB -> PDBQT with meeko's ``Polymer`` (residue templates add the hydrogens that
-  Vina's donor typing needs). Before meeko: waters dropped, chains made unique (CrossDocked
-  receptors repeat chain ``A`` with different segment ids), residues meeko has no template for
-  dropped (meeko would try to download them), metal ions dropped unless ``keep_ions=True``
-  (TargetDiff's pdb2pqr step drops them). Residues meeko cannot match (e.g. truncated side
-  chains) keep their heavy atoms with plain AutoDock types instead of vanishing. The PDBQT is
-  cached per receptor file content in ``cache_dir``.
+* **Receptor** PDB -> rigid PDBQT, cached per receptor file content and protocol in ``cache_dir``;
+  two protocols (``protocol=`` of :func:`prepare_receptor_pdbqt`):
+
+  - ``"pdb2pqr"`` (default, TargetDiff's): ``pdb2pqr --ff=AMBER`` adds hydrogens (default
+    protonation states, hydrogen-bond optimisation) and rebuilds the missing heavy atoms of
+    truncated side chains; residues it has no AMBER parameters for (ions, MSE, SEP, ...) are
+    dropped, as they are from its PQR. :func:`receptor_pdbqt_from_protonated_pdb` then assigns
+    AutoDock types as ``prepare_receptor4.py`` does (non-polar H merged, polar H ``HD``, acceptor
+    N ``NA``). On the 100 CrossDocked test reference ligands this reproduces the published Vina
+    score of 81 within 0.1 kcal/mol, the meeko protocol 65 (docs/benchmarks.md): a rebuilt side
+    chain can clash with a ligand, which is what TargetDiff's scores contain.
+  - ``"meeko"``: meeko's ``Polymer`` (residue templates add the hydrogens that Vina's donor typing
+    needs), no atoms rebuilt. Before meeko: waters dropped, chains made unique (CrossDocked
+    receptors repeat chain ``A`` with different segment ids), residues meeko has no template for
+    dropped (meeko would try to download them). Residues meeko cannot match (e.g. truncated side
+    chains) keep their heavy atoms with plain AutoDock types instead of vanishing.
+
+  Both drop waters, and metal ions unless ``keep_ions=True`` (TargetDiff's pdb2pqr step drops them).
 * **Ligand**: ``Chem.AddHs(mol, addCoords=True)`` then meeko ``MoleculePreparation`` and
   ``PDBQTWriterLegacy``; macrocycles are rigid for score/minimize (the pose as generated: opening
   the ring with glue atoms changed one reference score by 2.8 kcal/mol) and flexible for docking
@@ -26,6 +38,8 @@ import hashlib
 import io
 import os
 import string
+import subprocess
+import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,10 +51,13 @@ from rdkit import Chem
 from molgen.errors import MolgenInputError
 
 __all__ = [
+    "DEFAULT_RECEPTOR_PROTOCOL",
+    "RECEPTOR_PROTOCOLS",
     "VinaBox",
     "default_cache_dir",
     "prepare_ligand_pdbqt",
     "prepare_receptor_pdbqt",
+    "receptor_pdbqt_from_protonated_pdb",
     "vina_box",
     "vina_scores",
 ]
@@ -48,7 +65,14 @@ __all__ = [
 ION_RESIDUES = frozenset({"ZN", "MG", "CA", "MN", "FE", "CU", "F", "CL", "BR", "I"})
 """Ions meeko has templates for; kept in the receptor only with ``keep_ions=True``."""
 
-_RECEPTOR_PREP_VERSION = "1"  # bump when the receptor preparation changes (invalidates the cache)
+RECEPTOR_PROTOCOLS = ("pdb2pqr", "meeko")
+"""Receptor preparations of :func:`prepare_receptor_pdbqt` (see the module docstring)."""
+DEFAULT_RECEPTOR_PROTOCOL = "pdb2pqr"
+
+_RECEPTOR_PREP_VERSION = "2"  # bump when the receptor preparation changes (invalidates the cache)
+_WATERS = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SOL"})
+_VINA_ION_TYPES = {"ZN": "Zn", "MG": "Mg", "CA": "Ca", "MN": "Mn", "FE": "Fe", "CL": "Cl", "BR": "Br",
+                   "I": "I", "F": "F"}  # ions whose AutoDock type Vina knows (no Cu)
 _AROMATIC = {
     "PHE": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"},
     "TYR": {"CG", "CD1", "CD2", "CE1", "CE2", "CZ"},
@@ -131,24 +155,172 @@ def _add_unmatched_residues(clean_pdb: str, pdbqt: str) -> tuple[str, int]:
     return pdbqt.rstrip("\n") + ("\n" + "\n".join(extra) if extra else "") + "\n", n_res
 
 
+def _pdb_atoms(text: str) -> list[tuple[str, str, str, np.ndarray]]:
+    """(record up to column 54, residue name, element, xyz) of the ATOM/HETATM records of a PDB."""
+    atoms = []
+    for line in text.splitlines():
+        if not line.startswith(("ATOM", "HETATM")):
+            continue
+        name = line[12:16].strip()
+        element = line[76:78].strip() if len(line) >= 78 else ""
+        if not element:  # no element column: the name's first letter (PDB: H names may start with a digit)
+            element = name.lstrip("0123456789")[:1]
+        xyz = np.array([float(line[30:38]), float(line[38:46]), float(line[46:54])])
+        atoms.append((line[:54].ljust(54), line[17:20].strip(), element.upper(), xyz))
+    return atoms
+
+
+_COVALENT_RADIUS = {"C": 0.76, "N": 0.71, "O": 0.66, "S": 1.05, "SE": 1.20, "P": 1.07}
+
+
+def receptor_pdbqt_from_protonated_pdb(pdb_text: str, *, keep_ions: bool = False) -> str:
+    """Rigid receptor PDBQT from a PDB that already has all hydrogens (e.g. pdb2pqr's output).
+
+    AutoDock 4 types as AutoDockTools' ``prepare_receptor4.py`` assigns them (only the distinctions
+    Vina uses matter: acceptor N, and which N/O carry a polar H):
+
+    * H bonded to C is merged (dropped); any other H, or one with no bond, is ``HD``;
+    * N is ``NA`` (acceptor) with at most two bonded atoms, hydrogens counted (histidine's
+      unprotonated ring N), else ``N`` (amide, protonated His, Lys, Arg, Trp);
+    * O is ``OA``, S is ``SA``; C is ``A`` in Phe/Tyr/Trp/His rings, else ``C``;
+    * waters are dropped; metal/halide ions are kept only with ``keep_ions=True`` and only those with
+      a Vina type (Zn, Mg, Ca, Mn, Fe, Cl, Br, I, F); other HETATM records keep their element.
+
+    Bonds are by distance: an H to its nearest heavy atom within 1.5 A, heavy atoms within 1.15 x
+    the sum of covalent radii. Charges are written as 0 (Vina does not use them).
+    """
+    from scipy.spatial import cKDTree
+
+    atoms = [a for a in _pdb_atoms(pdb_text) if a[1] not in _WATERS]
+    atoms = [a for a in atoms if a[1] not in ION_RESIDUES or (keep_ions and a[1] in _VINA_ION_TYPES)]
+    if not atoms:
+        return ""
+    xyz = np.array([a[3] for a in atoms])
+    is_h = np.array([a[2] in ("H", "D") for a in atoms])
+    heavy = np.flatnonzero(~is_h)
+    tree = cKDTree(xyz[heavy])
+    n_bonds = np.zeros(len(atoms), dtype=int)
+    h_partner: dict[int, int] = {}
+    for i in np.flatnonzero(is_h):
+        dist, k = tree.query(xyz[i], distance_upper_bound=1.5)
+        if np.isfinite(dist):
+            h_partner[i] = int(heavy[k])
+            n_bonds[heavy[k]] += 1
+    for i, j in tree.query_pairs(2.5):
+        a, b = heavy[i], heavy[j]
+        ra = _COVALENT_RADIUS.get(atoms[a][2], 0.0)
+        rb = _COVALENT_RADIUS.get(atoms[b][2], 0.0)
+        if ra and rb and np.linalg.norm(xyz[a] - xyz[b]) < 1.15 * (ra + rb):
+            n_bonds[a] += 1
+            n_bonds[b] += 1
+    out = []
+    for i, (record, res, element, _) in enumerate(atoms):
+        name = record[12:16].strip()
+        if is_h[i]:
+            partner = h_partner.get(i)
+            if partner is not None and atoms[partner][2] == "C":
+                continue  # non-polar H: merged, as prepare_receptor4 does
+            adtype = "HD"
+        elif res in ION_RESIDUES:
+            adtype = _VINA_ION_TYPES[res]
+        elif element == "N":
+            adtype = "NA" if n_bonds[i] <= 2 else "N"
+        elif element == "C":
+            adtype = "A" if name in _AROMATIC.get(res, ()) else "C"
+        else:
+            adtype = {"O": "OA", "S": "SA"}.get(element, element.capitalize())
+        out.append(f"{record}  1.00  0.00    +0.000 {adtype:<2s}")
+    return "\n".join(out) + "\n"
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "missing"
+
+
+def _pdb2pqr(path: Path) -> str:
+    """pdb2pqr (AMBER) on ``path``: its PDB output (hydrogens added, missing heavy atoms rebuilt).
+
+    Run as ``python -m pdb2pqr`` in a temporary folder. Its PQR, which TargetDiff's protocol reads,
+    holds exactly the ATOM records of this PDB; the HETATM records are residues it has no AMBER
+    parameters for (ions, MSE, SEP, ligands), left out of the PQR.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("pdb2pqr") is None:
+        raise MolgenInputError(
+            f"{path}: receptor_prep='pdb2pqr' needs the pdb2pqr package, which is not installed "
+            "(pip install pdb2pqr==3.6.1), or use receptor_prep='meeko'")
+    with tempfile.TemporaryDirectory(prefix="molgen_pdb2pqr_") as tmp:
+        pqr, pdb = Path(tmp) / "receptor.pqr", Path(tmp) / "receptor_h.pdb"
+        cmd = [sys.executable, "-m", "pdb2pqr", "--ff=AMBER", "--pdb-output", str(pdb),
+               str(path.resolve()), str(pqr)]
+        proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not pdb.is_file():
+            tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
+            raise MolgenInputError(f"{path}: pdb2pqr could not prepare the receptor: {tail}")
+        return pdb.read_text()
+
+
 def prepare_receptor_pdbqt(
-    pdb_path: str | Path, *, cache_dir: str | Path | None = None, keep_ions: bool = False
+    pdb_path: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    keep_ions: bool = False,
+    protocol: str = DEFAULT_RECEPTOR_PROTOCOL,
 ) -> Path:
     """Receptor PDB -> rigid PDBQT for Vina (see the module docstring), cached; returns its path.
 
+    Args:
+        protocol: ``"pdb2pqr"`` (TargetDiff's: pdb2pqr AMBER hydrogens and rebuilt side chains,
+            AutoDock types by :func:`receptor_pdbqt_from_protonated_pdb`; needs the ``pdb2pqr``
+            package) or ``"meeko"`` (residue templates).
+
     Raises:
-        MolgenInputError: the file is missing or meeko cannot build any receptor from it.
+        MolgenInputError: the file is missing, the protocol unknown or its tool missing, or no
+            receptor can be built from the file.
     """
+    if protocol not in RECEPTOR_PROTOCOLS:
+        raise MolgenInputError(f"receptor_prep={protocol!r}: choose one of {', '.join(RECEPTOR_PROTOCOLS)}")
     path = Path(pdb_path)
     if not path.is_file():
         raise MolgenInputError(f"{path}: receptor file not found")
     raw = path.read_bytes()
-    digest = hashlib.sha1(raw + f"|{keep_ions}|{_RECEPTOR_PREP_VERSION}".encode()).hexdigest()[:16]
+    key = f"|{keep_ions}|{protocol}|{_RECEPTOR_PREP_VERSION}"
+    if protocol == "pdb2pqr":
+        key += f"|pdb2pqr {_version('pdb2pqr')}"
+    digest = hashlib.sha1(raw + key.encode()).hexdigest()[:16]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    out = cache / f"{path.stem}_{digest}.pdbqt"
+    out = cache / f"{path.stem}_{protocol}_{digest}.pdbqt"
     if out.is_file():
         return out
 
+    rigid = _receptor_pdbqt_pdb2pqr(path, keep_ions) if protocol == "pdb2pqr" else _receptor_pdbqt_meeko(
+        path, raw, keep_ions)
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(rigid)
+    os.replace(tmp, out)  # atomic: parallel workers never read half a file
+    return out
+
+
+def _receptor_pdbqt_pdb2pqr(path: Path, keep_ions: bool) -> str:
+    # HETATM records of pdb2pqr's PDB output are the residues it has no AMBER parameters for (ions,
+    # MSE, SEP, ...): not in its PQR, so not in TargetDiff's receptor; ions return with keep_ions
+    text = "\n".join(line for line in _pdb2pqr(path).splitlines() if line.startswith("ATOM") or (
+        keep_ions and line.startswith("HETATM") and line[17:20].strip() in _VINA_ION_TYPES))
+    rigid = receptor_pdbqt_from_protonated_pdb(text, keep_ions=keep_ions)
+    if not rigid:
+        raise MolgenInputError(f"{path}: pdb2pqr left no protein atoms to build a receptor from")
+    return rigid
+
+
+def _receptor_pdbqt_meeko(path: Path, raw: bytes, keep_ions: bool) -> str:
     from meeko import MoleculePreparation, PDBQTWriterLegacy, Polymer, ResidueChemTemplates
 
     templates = ResidueChemTemplates.create_from_defaults()
@@ -165,12 +337,7 @@ def prepare_receptor_pdbqt(
     except Exception as exc:
         raise MolgenInputError(f"{path}: meeko could not prepare the receptor: {exc}") from exc
     rigid, _n_fallback = _add_unmatched_residues(clean, rigid)
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(rigid)
-    os.replace(tmp, out)  # atomic: parallel workers never read half a file
-    return out
+    return rigid
 
 
 def prepare_ligand_pdbqt(mol: Chem.Mol, *, rigid_macrocycles: bool = True) -> str:
