@@ -85,6 +85,19 @@ def test_bf16_mixed_cpu_training_steps_with_finite_loss(molgen_cli, train_overri
     assert {v.dtype for v in state.values() if v.is_floating_point()} == {torch.float32}  # fp32 master weights
 
 
+def _tiny_molecule_sdf(path):
+    """Twelve small H/C/N/O molecules with hydrogens and 3D conformers, as an SD file."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    with Chem.SDWriter(str(path)) as writer:
+        for k, smiles in enumerate(["C", "CC", "CO", "CN", "C=O", "CCO", "CCN", "CC=O", "OCO", "NCO", "CCC", "C#N"]):
+            mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+            AllChem.EmbedMolecule(mol, randomSeed=k)
+            writer.write(mol)
+    return path
+
+
 @pytest.mark.parametrize("task,data,extra", [("molecule", "qm9_mini", []),
                                              ("backbone", "backbone_mini", ["model.chiral=true"])],
                          ids=["molecule", "backbone"])
@@ -92,6 +105,9 @@ def test_tfn_trains_one_step_on_every_task(molgen_cli, task, data, extra, tmp_pa
     """`molgen train task=<task> model=tfn_small`: the e3nn network through Hydra on each task
     (the ligand-pocket task: test_hpc_sweeps)."""
     run = tmp_path / "run"
+    if task == "molecule":  # a tiny SDF in QM9's elements: no ../shared/data needed
+        extra = [*extra, f"data.source={_tiny_molecule_sdf(tmp_path / 'mols.sdf')}", "data.split_sizes=[8,2]",
+                 "data.max_molecules=null", "data.batch_size=4"]
     molgen_cli("train", f"task={task}", "model=tfn_small", *extra, f"data={data}", "trainer.max_steps=1",
                "trainer.max_epochs=-1", "trainer.enable_progress_bar=false", "+trainer.enable_model_summary=false",
                "task.module.val_samples=0", "threads=1", f"paths.cache_dir={tmp_path / 'cache'}",
