@@ -65,6 +65,8 @@ __all__ = [
 ION_RESIDUES = frozenset({"ZN", "MG", "CA", "MN", "FE", "CU", "F", "CL", "BR", "I"})
 """Ions meeko has templates for; kept in the receptor only with ``keep_ions=True``."""
 
+DOCK_POSES = 9
+"""Poses a Vina docking run returns (Vina's default); the best energy is ``vina_dock``."""
 RECEPTOR_PROTOCOLS = ("pdb2pqr", "meeko")
 """Receptor preparations of :func:`prepare_receptor_pdbqt` (see the module docstring)."""
 DEFAULT_RECEPTOR_PROTOCOL = "pdb2pqr"
@@ -400,6 +402,9 @@ def vina_scores(
         elif mode == "minimize":
             out["vina_minimize"] = float(v.optimize()[0])
         else:
-            v.dock(exhaustiveness=exhaustiveness, n_poses=1)
-            out["vina_dock"] = float(np.asarray(v.energies(n_poses=1))[0][0])
+            # Vina's default 9 output poses, the best one kept: with n_poses=1 (TargetDiff's call)
+            # vina 1.2.7 returned an unrefined pose for M3K14 4g3d (+30.8 where 9 poses give -7.27,
+            # published -7.09)
+            v.dock(exhaustiveness=exhaustiveness, n_poses=DOCK_POSES)
+            out["vina_dock"] = float(np.asarray(v.energies(n_poses=DOCK_POSES))[:, 0].min())
     return out
