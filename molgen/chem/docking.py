@@ -227,10 +227,8 @@ def receptor_pdbqt_from_protonated_pdb(pdb_text: str, *, keep_ions: bool = False
             adtype = _VINA_ION_TYPES[res]
         elif element == "N":
             adtype = "NA" if n_bonds[i] <= 2 else "N"
-        elif element == "C":
-            adtype = "A" if name in _AROMATIC.get(res, ()) else "C"
         else:
-            adtype = {"O": "OA", "S": "SA"}.get(element, element.capitalize())
+            adtype = _fallback_type(res, name, element)
         out.append(f"{record}  1.00  0.00    +0.000 {adtype:<2s}")
     return "\n".join(out) + "\n"
 
