@@ -41,6 +41,7 @@ class EvalSettings:
     exhaustiveness: int = 16
     seed: int = 1
     box_padding: float = 5.0
+    ligand_prep: str = "legacy"
     posebusters: bool = True
     strain: bool = True
     clashes: bool = True
@@ -217,7 +218,8 @@ def _tools(mol: Chem.Mol, receptor, receptor_pdbqt, protein, settings: EvalSetti
     if settings.vina_modes and receptor is not None and receptor_pdbqt is not None:
         yield "vina", lambda: vina_scores(
             mol, receptor_pdbqt, box=vina_box(mol, padding=settings.box_padding),
-            modes=settings.vina_modes, exhaustiveness=settings.exhaustiveness, seed=settings.seed)
+            modes=settings.vina_modes, exhaustiveness=settings.exhaustiveness, seed=settings.seed,
+            ligand_prep=settings.ligand_prep)
 
 
 def _prepare_receptor(
@@ -259,6 +261,7 @@ def evaluate(
     strain: bool = True,
     keep_ions: bool = False,
     receptor_prep: str = "pdb2pqr",
+    ligand_prep: str = "legacy",
     cache_dir: PathLike | None = None,
     chunk_size: int = 4,
     outdir: PathLike | None = None,
@@ -283,6 +286,9 @@ def evaluate(
         keep_ions: keep metal ions in the Vina receptor (TargetDiff's protocol drops them).
         receptor_prep: Vina receptor preparation, ``"pdb2pqr"`` (TargetDiff's; needs the ``pdb2pqr``
             package) or ``"meeko"``, see :func:`molgen.chem.docking.prepare_receptor_pdbqt`.
+        ligand_prep: Vina ligand preparation, ``"legacy"`` (TargetDiff's: meeko 0.1's atom types
+            and rotatable bonds) or ``"meeko"`` (meeko 0.8's), see
+            :func:`molgen.chem.docking.prepare_ligand_pdbqt`.
         cache_dir: receptor PDBQT cache (default :func:`molgen.chem.docking.default_cache_dir`).
         chunk_size: molecules per worker task.
         outdir: when given, :func:`write_report` writes CSV/Markdown/PNG there.
@@ -290,18 +296,20 @@ def evaluate(
 
     Raises:
         MolgenInputError: a missing/empty input file or receptor, mismatched receptor count, a
-            bad manifest, a receptor given with a manifest, or an unknown ``receptor_prep``.
+            bad manifest, a receptor given with a manifest, or an unknown ``receptor_prep`` or
+            ``ligand_prep``.
     """
     if vina:
-        from molgen.chem.docking import RECEPTOR_PROTOCOLS
+        from molgen.chem.docking import LIGAND_PROTOCOLS, RECEPTOR_PROTOCOLS
 
-        if receptor_prep not in RECEPTOR_PROTOCOLS:
-            raise MolgenInputError(
-                f"receptor_prep={receptor_prep!r}: choose one of {', '.join(RECEPTOR_PROTOCOLS)}")
+        for key, value, allowed in (("receptor_prep", receptor_prep, RECEPTOR_PROTOCOLS),
+                                    ("ligand_prep", ligand_prep, LIGAND_PROTOCOLS)):
+            if value not in allowed:
+                raise MolgenInputError(f"{key}={value!r}: choose one of {', '.join(allowed)}")
     items = _collect(inputs, receptor)
     modes = (("score_only", "minimize") + (("dock",) if vina_dock else ())) if vina else ()
     settings = EvalSettings(vina_modes=modes, exhaustiveness=exhaustiveness, seed=seed,
-                            posebusters=posebusters, strain=strain)
+                            ligand_prep=ligand_prep, posebusters=posebusters, strain=strain)
     receptors = sorted({it.receptor for it in items} - {None}) if vina else []
     chunks = _chunks(items, max(1, chunk_size))
     rows: list[dict[str, Any]] = []
@@ -351,7 +359,7 @@ def evaluate(
             ref_df = evaluate(reference, receptor, n_jobs=n_jobs, vina=vina, vina_dock=vina_dock,
                               exhaustiveness=exhaustiveness, seed=seed, posebusters=posebusters,
                               strain=strain, keep_ions=keep_ions, receptor_prep=receptor_prep,
-                              cache_dir=cache_dir,
+                              ligand_prep=ligand_prep, cache_dir=cache_dir,
                               chunk_size=chunk_size, progress=progress)
         write_report(df, outdir, reference=ref_df, training_smiles=training_smiles)
     return df

@@ -98,15 +98,16 @@ def test_missing_pdb2pqr_names_the_receptor(tmp_path: Path, monkeypatch: pytest.
         prepare_receptor_pdbqt(pdb, cache_dir=tmp_path, protocol="pdb2pqr")
 
 
-def test_evaluate_rejects_an_unknown_receptor_prep() -> None:
+@pytest.mark.parametrize("key", ["receptor_prep", "ligand_prep"])
+def test_evaluate_rejects_an_unknown_vina_preparation(key: str) -> None:
     from rdkit.Chem import AllChem
 
     from molgen.evaluate import evaluate
 
     mol = Chem.AddHs(Chem.MolFromSmiles("CCO"))
     AllChem.EmbedMolecule(mol, randomSeed=0)
-    with pytest.raises(MolgenInputError, match="receptor_prep='obabel'"):
-        evaluate(mol, receptor_prep="obabel", progress=False)
+    with pytest.raises(MolgenInputError, match=f"{key}='obabel'"):
+        evaluate(mol, progress=False, **{key: "obabel"})
 
 
 def _complex(shared_data: Path, ligand: str) -> tuple[Chem.Mol, Path, pd.Series]:
@@ -126,9 +127,15 @@ def _complex(shared_data: Path, ligand: str) -> tuple[Chem.Mol, Path, pd.Series]
         ("NPD_THEMA_1_246_0/3pdh_A_rec_4buz_ocz_lig_tt_min_0.sdf", 0.05),
         # published -2.222 / -8.384; meeko: -7.711 / -7.691; pdb2pqr measured -2.222 / -8.384
         ("UPPS_ECOLI_1_253_0/4h3c_A_rec_5cqj_53q_lig_tt_docked_2.sdf", 0.05),
+        # fumaric acid, published -3.237 / -3.325: the legacy ligand preparation (acid OH oxygen
+        # not an acceptor) gives -3.237 / -3.325; meeko 0.8's -4.653 (score)
+        ("PYRD_TRYCC_2_314_catalytic_0/2e6d_A_rec_2e6d_fum_lig_tt_min_0.sdf", 0.05),
+        # urea-guanidine, published -4.115 / -4.274: legacy rotatable bonds (4 torsions) give
+        # -4.115 (score); meeko 0.8 freezes all four (-5.078)
+        ("CHIB1_ASPFM_39_433_0/3chc_B_rec_3ch9_xrg_lig_tt_min_0.sdf", 0.05),
     ],
 )
-def test_pdb2pqr_receptor_reproduces_published_vina(
+def test_targetdiff_protocol_reproduces_published_vina(
     shared_data: Path, tmp_path: Path, ligand: str, tolerance: float
 ) -> None:
     mol, receptor, ref = _complex(shared_data, ligand)

@@ -167,7 +167,8 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path) -> pd.D
         evaluated = evaluate(pdir / "ligands.sdf", cx.receptor, n_jobs=int(e.n_jobs), vina=bool(e.vina),
                              vina_dock=bool(e.vina_dock), exhaustiveness=int(e.exhaustiveness),
                              posebusters=bool(e.posebusters), strain=bool(e.strain),
-                             receptor_prep=str(e.receptor_prep), progress=False)
+                             receptor_prep=str(e.receptor_prep), ligand_prep=str(e.ligand_prep),
+                             progress=False)
     table = _merge(samples, evaluated, pdir / "ligands.sdf")
     table.insert(0, "pocket", cx.key)
     table.insert(1, "target", cx.target)

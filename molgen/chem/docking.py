@@ -21,10 +21,25 @@ AutoDockTools):
     chains) keep their heavy atoms with plain AutoDock types instead of vanishing.
 
   Both drop waters, and metal ions unless ``keep_ions=True`` (TargetDiff's pdb2pqr step drops them).
-* **Ligand**: ``Chem.AddHs(mol, addCoords=True)`` then meeko ``MoleculePreparation`` and
-  ``PDBQTWriterLegacy``; macrocycles are rigid for score/minimize (the pose as generated: opening
-  the ring with glue atoms changed one reference score by 2.8 kcal/mol) and flexible for docking
-  (a rigid ring docked to +7.8 instead of the published -6.27 kcal/mol).
+* **Ligand**: ``Chem.AddHs(mol, addCoords=True)`` then meeko 0.8 ``MoleculePreparation`` and
+  ``PDBQTWriterLegacy``, set up by one of two protocols (``protocol=`` of
+  :func:`prepare_ligand_pdbqt`, :data:`LIGAND_PROTOCOLS`):
+
+  - ``"legacy"`` (default, TargetDiff's): meeko 0.1's rules, the meeko version TargetDiff's
+    evaluation ran (its Open Babel ``AtomTyperLegacy`` and ``BondTyperLegacy``), written as meeko
+    0.8 options. Where Vina sees a difference: (1) the single-bonded O of a carboxylic acid, ester
+    or carbamate, an O between two aromatic atoms, an aromatic O and an aromatic nitro O are ``O``
+    (no acceptor; ``OA`` in meeko 0.8), N+ other than ammonium stays ``NA``; (2) only amides with
+    a carbon on the carbonyl (``[NX3][CX3](=[OX1])[#6]``) are rigid, while meeko 0.8 also
+    freezes ureas, carbamates, thioamides and amidines; this changes the torsion count, and so
+    Vina's score, and the docked flexibility; (3) macrocycles stay rigid in every mode, docking
+    included (meeko 0.1 did not open rings). On the 100 reference ligands this gives the published
+    Vina score to 0.01 kcal/mol for 97 (meeko 0.8: 78); e.g. fumarate in PYRD 2e6d -3.237
+    (meeko 0.8 -4.653), the urea-guanidine of CHIB1 3chc -4.115 (-5.078, 4 torsions fewer), and
+    the HDAC8 4rn0 macrocycle docks to -6.22 (published -6.27; -4.19 with its ring opened).
+  - ``"meeko"``: meeko 0.8's own types and rotatable bonds; macrocycles rigid for score/minimize
+    and opened with glue atoms for docking.
+
 * **Box**: centre of the ligand's bounding box (with H), size = extent + ``padding`` (5 A).
 * **Modes**: ``vina_score`` = score of the pose as generated (``score_only``), ``vina_minimize`` =
   local optimisation (``optimize``), ``vina_dock`` = best pose of a docking run with
@@ -51,7 +66,9 @@ from rdkit import Chem
 from molgen.errors import MolgenInputError
 
 __all__ = [
+    "DEFAULT_LIGAND_PROTOCOL",
     "DEFAULT_RECEPTOR_PROTOCOL",
+    "LIGAND_PROTOCOLS",
     "RECEPTOR_PROTOCOLS",
     "VinaBox",
     "default_cache_dir",
@@ -70,6 +87,34 @@ DOCK_POSES = 9
 RECEPTOR_PROTOCOLS = ("pdb2pqr", "meeko")
 """Receptor preparations of :func:`prepare_receptor_pdbqt` (see the module docstring)."""
 DEFAULT_RECEPTOR_PROTOCOL = "pdb2pqr"
+LIGAND_PROTOCOLS = ("legacy", "meeko")
+"""Ligand preparations of :func:`prepare_ligand_pdbqt` (see the module docstring)."""
+DEFAULT_LIGAND_PROTOCOL = "legacy"
+
+_LEGACY_RIGID_AMIDE = "[NX3][CX3](=[OX1])[#6]"  # meeko 0.1 BondTyperLegacy: the only rigid amides
+# meeko 0.1 AtomTyperLegacy's rules as meeko 0.8 SMARTS rows (later rows override earlier ones;
+# IDX is the 0-based atom of the match that is typed); the element types it took from the symbol
+# are listed for the elements a ligand can have
+_LEGACY_LIGAND_TYPES = [
+    {"smarts": "[#1]", "atype": "H"},
+    {"smarts": "[#1][#7,#8,#16]", "atype": "HD"},
+    {"smarts": "[#6]", "atype": "C"},
+    {"smarts": "[c]", "atype": "A"},
+    {"smarts": "[#7]", "atype": "NA"},
+    {"smarts": "[#7X3v3][a]", "atype": "N", "comment": "pyrrole, aniline"},
+    {"smarts": "[#7X3v3][#6X3v4]", "atype": "N", "comment": "amide"},
+    {"smarts": "[#7X4]", "atype": "N", "comment": "ammonium"},
+    {"smarts": "[#8]", "atype": "OA"},
+    {"smarts": "[#7](~O)(~O)(~a)", "atype": "O", "IDX": [1, 2], "comment": "aromatic nitro"},
+    {"smarts": "[a]~[#8]~[a]", "atype": "O", "IDX": [1], "comment": "aromatic ether"},
+    {"smarts": "[#6](-[#8])(=[#8])", "atype": "O", "IDX": [1], "comment": "carboxy hydroxyl, ester"},
+    {"smarts": "[o]", "atype": "O", "comment": "aromatic oxygen"},
+    {"smarts": "[#16]", "atype": "SA"},
+    {"smarts": "[s]", "atype": "S"},
+    *({"smarts": f"[#{z}]", "atype": t} for z, t in (
+        (5, "B"), (9, "F"), (12, "Mg"), (14, "Si"), (15, "P"), (17, "Cl"), (20, "Ca"), (25, "Mn"),
+        (26, "Fe"), (30, "Zn"), (35, "Br"), (53, "I"))),
+]
 
 _RECEPTOR_PREP_VERSION = "2"  # bump when the receptor preparation changes (invalidates the cache)
 _WATERS = frozenset({"HOH", "WAT", "DOD", "H2O", "TIP", "TIP3", "SOL"})
@@ -340,21 +385,34 @@ def _receptor_pdbqt_meeko(path: Path, raw: bytes, keep_ions: bool) -> str:
     return rigid
 
 
-def prepare_ligand_pdbqt(mol: Chem.Mol, *, rigid_macrocycles: bool = True) -> str:
+def prepare_ligand_pdbqt(
+    mol: Chem.Mol, *, rigid_macrocycles: bool = True, protocol: str = DEFAULT_LIGAND_PROTOCOL
+) -> str:
     """Ligand PDBQT string (hydrogens added with coordinates when the Mol has none).
 
-    ``rigid_macrocycles=True`` scores a macrocycle as posed; ``False`` (meeko's default) opens
-    it with glue pseudo-atoms so docking can flex the ring.
+    ``protocol``: one of :data:`LIGAND_PROTOCOLS` (see the module docstring).
+    ``rigid_macrocycles=False`` (meeko protocol only) opens macrocycles with glue pseudo-atoms so
+    docking can flex the ring; ``True`` scores a macrocycle as posed. The legacy protocol keeps
+    rings rigid, as meeko 0.1 did.
 
     Raises:
+        MolgenInputError: an unknown ``protocol``.
         ValueError: meeko cannot type the molecule.
     """
     from meeko import MoleculePreparation, PDBQTWriterLegacy
 
+    if protocol not in LIGAND_PROTOCOLS:
+        raise MolgenInputError(f"ligand_prep={protocol!r}: choose one of {', '.join(LIGAND_PROTOCOLS)}")
+    options = {"rigid_macrocycles": rigid_macrocycles}
+    if protocol == "legacy":
+        options = {"rigid_macrocycles": True, "load_atom_params": None,
+                   "input_atom_params": {"legacy_ad4_types": _LEGACY_LIGAND_TYPES},
+                   "flexible_amides": True, "rigidify_bonds_smarts": [_LEGACY_RIGID_AMIDE],
+                   "rigidify_bonds_indices": [(0, 1)]}
     has_h = any(a.GetAtomicNum() == 1 for a in mol.GetAtoms())
     molh = Chem.Mol(mol) if has_h else Chem.AddHs(mol, addCoords=True)
     with contextlib.redirect_stdout(io.StringIO()):
-        setups = MoleculePreparation(rigid_macrocycles=rigid_macrocycles).prepare(molh)
+        setups = MoleculePreparation(**options).prepare(molh)
     text, ok, err = PDBQTWriterLegacy.write_string(setups[0])
     if not ok:
         raise ValueError(f"meeko could not write the ligand PDBQT: {err}")
@@ -370,6 +428,7 @@ def vina_scores(
     exhaustiveness: int = 16,
     seed: int = 1,
     cpu: int = 1,
+    ligand_prep: str = DEFAULT_LIGAND_PROTOCOL,
 ) -> dict[str, float]:
     """Vina energies (kcal/mol) of ``mol`` in its generated pose.
 
@@ -382,6 +441,7 @@ def vina_scores(
         exhaustiveness: Vina docking exhaustiveness (TargetDiff: 16).
         seed: Vina random seed (0 = random, as in Vina).
         cpu: threads for Vina (1: parallelism comes from running molecules side by side).
+        ligand_prep: ligand preparation, one of :data:`LIGAND_PROTOCOLS`.
     """
     from vina import Vina
 
@@ -393,7 +453,8 @@ def vina_scores(
     for mode in modes:  # a fresh Vina per mode, like TargetDiff (optimize moves the pose)
         v = Vina(sf_name="vina", cpu=cpu, seed=seed, verbosity=0)
         v.set_receptor(str(receptor_pdbqt))
-        v.set_ligand_from_string(prepare_ligand_pdbqt(mol, rigid_macrocycles=mode != "dock"))
+        v.set_ligand_from_string(prepare_ligand_pdbqt(mol, rigid_macrocycles=mode != "dock",
+                                                      protocol=ligand_prep))
         v.compute_vina_maps(center=list(box.center), box_size=list(box.size))
         if mode == "score_only":
             out["vina_score"] = float(v.score()[0])

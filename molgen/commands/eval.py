@@ -63,7 +63,8 @@ def run(cfg: DictConfig) -> pd.DataFrame:
     settings = dict(n_jobs=int(cfg.n_jobs), vina=bool(cfg.vina), vina_dock=bool(cfg.vina_dock),
                     exhaustiveness=int(cfg.exhaustiveness), seed=int(cfg.seed),
                     posebusters=bool(cfg.posebusters), strain=bool(cfg.strain),
-                    receptor_prep=str(cfg.receptor_prep), keep_ions=bool(cfg.keep_ions))
+                    receptor_prep=str(cfg.receptor_prep), ligand_prep=str(cfg.ligand_prep),
+                    keep_ions=bool(cfg.keep_ions))
     reference = None
     if ref is not None:
         reference = evaluate(ref, _receptor_for(ref, receptor, "reference"), progress=False, **settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pandas as pd
@@ -9,6 +10,18 @@ import pandas as pd
 from molgen.config import REPO_ROOT
 
 DEMO = REPO_ROOT / "data" / "demo"
+
+
+def _demo_layout(data) -> str:
+    """The demo complex laid out like ../shared/data under ``data``; returns its ligand filename."""
+    shutil.copytree(DEMO / "SIR3_HUMAN_117_398_0", data / "crossdocked_test" / "SIR3_HUMAN_117_398_0")
+    shutil.copy(DEMO / "ligand_filenames.txt", data / "crossdocked_test" / "ligand_filenames.txt")
+    name = (DEMO / "ligand_filenames.txt").read_text().split()[0]
+    (data / "reference").mkdir()
+    pd.DataFrame({"ligand_filename": [name], "smiles": ["C"], "vina_score": [-7.0], "vina_min": [-7.2],
+                  "vina_dock": [-8.0], "qed": [0.5], "sa": [0.7]}).to_csv(
+        data / "reference" / "crossdocked_test_reference.csv", index=False)
+    return name
 
 
 def test_agreement_rows(benchmark_script):
@@ -27,13 +40,7 @@ def test_docks_appends_and_resumes(benchmark_script, tmp_path, capsys):
     """One demo complex laid out like ../shared/data: docked once, kept, not redone on a rerun."""
     script = benchmark_script("vina_dock_reference")
     data = tmp_path / "data"
-    shutil.copytree(DEMO / "SIR3_HUMAN_117_398_0", data / "crossdocked_test" / "SIR3_HUMAN_117_398_0")
-    shutil.copy(DEMO / "ligand_filenames.txt", data / "crossdocked_test" / "ligand_filenames.txt")
-    name = (DEMO / "ligand_filenames.txt").read_text().split()[0]
-    (data / "reference").mkdir()
-    pd.DataFrame({"ligand_filename": [name], "smiles": ["C"], "vina_score": [-7.0], "vina_min": [-7.2],
-                  "vina_dock": [-8.0], "qed": [0.5], "sa": [0.7]}).to_csv(
-        data / "reference" / "crossdocked_test_reference.csv", index=False)
+    name = _demo_layout(data)
     args = ["--data", str(data), "--out", str(tmp_path / "out"), "--exhaustiveness", "1"]
     script.main(args)
     first = pd.read_csv(tmp_path / "out" / "dock.csv")
@@ -41,3 +48,18 @@ def test_docks_appends_and_resumes(benchmark_script, tmp_path, capsys):
     assert "| vina_dock | 1 |" in capsys.readouterr().out
     script.main(args)  # resumes: nothing left to dock, the row is the same one
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "dock.csv"), first)
+
+
+def test_docks_in_worker_processes(tmp_path):
+    """``--jobs 2``: ligands docked in a process pool, rows written as they finish."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    _demo_layout(data)
+    out = tmp_path / "out"
+    subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "vina_dock_reference.py"), "--data", str(data),
+                    "--out", str(out), "--exhaustiveness", "1", "--jobs", "2"], check=True, cwd=tmp_path,
+                   env={**os.environ, "OMP_NUM_THREADS": "1"})
+    table = pd.read_csv(out / "dock.csv")
+    assert len(table) == 1 and table["vina_dock"].iloc[0] < 0

@@ -53,6 +53,63 @@ def test_ligand_pdbqt_has_polar_hydrogens(embed) -> None:
     assert " HD" in text and "TORSDOF 2" in text
 
 
+def _ad_types(pdbqt: str) -> list[str]:
+    return [line[77:].strip() for line in pdbqt.splitlines() if line.startswith(("ATOM", "HETATM"))]
+
+
+@pytest.mark.parametrize(
+    ("smiles", "legacy", "meeko"),
+    [
+        # the acid's OH oxygen: no acceptor in meeko 0.1's legacy typer (TargetDiff's), OA in 0.8
+        ("OC(=O)C", ["O", "C", "OA", "C", "HD"], ["OA", "C", "OA", "C", "HD"]),
+        # ester and aromatic (furan) oxygens: O in legacy
+        ("COC(=O)c1ccco1", ["C", "O", "C", "OA", "A", "A", "A", "A", "O"],
+         ["C", "OA", "C", "OA", "A", "A", "A", "A", "OA"]),
+        # aromatic nitro: N stays NA and its O are O in legacy; ammonium N is N in both
+        ("[NH3+]Cc1ccc([N+](=O)[O-])cc1", ["C", "N", "HD", "HD", "HD", "A", "A", "A", "A", "A", "A", "NA", "O", "O"],
+         ["C", "N", "HD", "HD", "HD", "A", "A", "A", "A", "A", "A", "N", "OA", "OA"]),
+        # amide N is N, amine N is NA in both
+        ("CC(=O)NCCN", ["C", "C", "OA", "N", "HD", "C", "C", "NA", "HD", "HD"],
+         ["C", "C", "OA", "N", "HD", "C", "C", "NA", "HD", "HD"]),
+    ],
+)
+def test_ligand_atom_types(embed, smiles: str, legacy: list[str], meeko: list[str]) -> None:
+    mol = embed(smiles)
+    assert sorted(_ad_types(prepare_ligand_pdbqt(mol, protocol="legacy"))) == sorted(legacy)
+    assert sorted(_ad_types(prepare_ligand_pdbqt(mol, protocol="meeko"))) == sorted(meeko)
+    assert prepare_ligand_pdbqt(mol) == prepare_ligand_pdbqt(mol, protocol="legacy")  # the default
+
+
+def _torsdof(pdbqt: str) -> int:
+    return int(next(line for line in pdbqt.splitlines() if line.startswith("TORSDOF")).split()[1])
+
+
+@pytest.mark.parametrize(
+    ("smiles", "legacy", "meeko"),
+    [
+        ("CC(=O)NCCO", 3, 3),  # amide with a carbon on C=O: rigid in both; N-C, C-C, C-O rotate
+        ("CNC(=O)NC", 2, 0),  # urea: both C-N rotate in meeko 0.1, rigid in 0.8 (methyls never)
+        ("COC(=O)NC", 2, 1),  # carbamate: O-C and C-N in 0.1; 0.8 freezes the C-N
+    ],
+)
+def test_ligand_rotatable_bonds(embed, smiles: str, legacy: int, meeko: int) -> None:
+    mol = embed(smiles)
+    assert _torsdof(prepare_ligand_pdbqt(mol, protocol="legacy")) == legacy
+    assert _torsdof(prepare_ligand_pdbqt(mol, protocol="meeko")) == meeko
+
+
+def test_legacy_protocol_keeps_macrocycles_rigid(embed) -> None:
+    mol = embed("C1CCCCCCNC(=O)CCCCC1")  # a 14-membered lactam
+    opened = prepare_ligand_pdbqt(mol, rigid_macrocycles=False, protocol="meeko")
+    assert "G0" in opened  # meeko 0.8 opens the ring with glue atoms
+    assert "G0" not in prepare_ligand_pdbqt(mol, rigid_macrocycles=False, protocol="legacy")
+
+
+def test_unknown_ligand_prep_is_rejected(embed) -> None:
+    with pytest.raises(MolgenInputError, match="ligand_prep='obabel'"):
+        prepare_ligand_pdbqt(embed("CCO"), protocol="obabel")
+
+
 def test_missing_receptor_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(MolgenInputError, match="nothere.pdb"):
         prepare_receptor_pdbqt(tmp_path / "nothere.pdb", cache_dir=tmp_path)

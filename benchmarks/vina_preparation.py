@@ -1,11 +1,13 @@
-"""Vina receptor preparation, meeko vs pdb2pqr, on the 100 CrossDocked2020 test reference ligands.
+"""Vina preparations (receptor x ligand typing) on the 100 CrossDocked2020 test reference ligands.
 
-    OMP_NUM_THREADS=1 python benchmarks/vina_receptor_prep.py [--data DIR] [--out DIR] [--protocols P ...]
+    OMP_NUM_THREADS=1 python benchmarks/vina_preparation.py [--data DIR] [--out DIR] [--setups R:L ...]
 
-Scores every reference ligand as posed (Vina score) and after local minimisation with each
-receptor preparation of :func:`molgen.chem.docking.prepare_receptor_pdbqt` (no docking), and compares
-per ligand with TargetDiff's published values (``reference/crossdocked_test_reference.csv``). Prints
-one table and the ligands off by more than 0.5 kcal/mol; writes ``<out>/<protocol>.csv``.
+Scores every reference ligand as posed (Vina score) and after local minimisation with each setup
+``RECEPTOR:LIGAND``: a receptor preparation of :func:`molgen.chem.docking.prepare_receptor_pdbqt`
+(``pdb2pqr``, ``meeko``) and a ligand typing of :func:`molgen.chem.docking.prepare_ligand_pdbqt`
+(``legacy``, ``meeko``); no docking. Compares per ligand with TargetDiff's published values
+(``reference/crossdocked_test_reference.csv``). Prints one table and the ligands off by more than
+0.5 kcal/mol; writes ``<out>/<receptor>_<ligand>.csv``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from molgen.chem.docking import RECEPTOR_PROTOCOLS
+from molgen.chem.docking import LIGAND_PROTOCOLS, RECEPTOR_PROTOCOLS
 from molgen.evaluate import evaluate
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -41,29 +43,42 @@ def summary(joined: pd.DataFrame) -> list[str]:
     return rows
 
 
-def main() -> None:
+def setup(text: str) -> tuple[str, str]:
+    """``"pdb2pqr:legacy"`` -> ``("pdb2pqr", "legacy")``, checked against the known preparations."""
+    receptor, _, ligand = text.partition(":")
+    if receptor not in RECEPTOR_PROTOCOLS or ligand not in LIGAND_PROTOCOLS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected RECEPTOR:LIGAND with RECEPTOR in {RECEPTOR_PROTOCOLS} and LIGAND in "
+            f"{LIGAND_PROTOCOLS}")
+    return receptor, ligand
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help="shared data folder")
-    parser.add_argument("--out", type=Path, default=Path("out/benchmarks/vina_receptor_prep"))
-    parser.add_argument("--protocols", nargs="+", default=["meeko", "pdb2pqr"], choices=RECEPTOR_PROTOCOLS)
-    parser.add_argument("--reuse", action="store_true", help="read <out>/<protocol>.csv of an earlier run")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=Path("out/benchmarks/vina_preparation"))
+    parser.add_argument("--setups", nargs="+", type=setup, default=[setup("pdb2pqr:legacy")],
+                        help="RECEPTOR:LIGAND preparations, e.g. pdb2pqr:legacy pdb2pqr:meeko meeko:meeko")
+    parser.add_argument("--reuse", action="store_true", help="read the CSVs of an earlier run in --out")
+    args = parser.parse_args(argv)
     root = args.data / "crossdocked_test"
     published = pd.read_csv(args.data / "reference" / "crossdocked_test_reference.csv").set_index(
         "ligand_filename")
     args.out.mkdir(parents=True, exist_ok=True)
-    lines = ["| protocol | metric | ours mean / median | published mean / median | median abs diff "
+    lines = ["| receptor:ligand | metric | ours mean / median | published mean / median | median abs diff "
              "| within 0.1 / 0.5 |", "|---|---|---|---|---|---|"]
     outliers = []
-    for protocol in args.protocols:
-        csv = args.out / f"{protocol}.csv"
+    for receptor, ligand in args.setups:
+        protocol = f"{receptor}:{ligand}"
+        csv = args.out / f"{receptor}_{ligand}.csv"
         if args.reuse and csv.is_file():
             table, took = pd.read_csv(csv), "earlier run"
         else:
             with tempfile.TemporaryDirectory() as cache:  # fresh receptor cache: time includes preparation
                 t0 = time.perf_counter()
                 table = evaluate(root, n_jobs=1, vina_dock=False, posebusters=False, strain=False,
-                                 receptor_prep=protocol, cache_dir=cache, progress=False)
+                                 receptor_prep=receptor, ligand_prep=ligand, cache_dir=cache,
+                                 progress=False)
                 took = f"{(time.perf_counter() - t0) / 60:.1f} min"
             table.to_csv(csv, index=False)
         joined = compare(table, published, root)
