@@ -58,8 +58,9 @@ def test_docks_in_worker_processes(tmp_path):
     data = tmp_path / "data"
     _demo_layout(data)
     out = tmp_path / "out"
-    subprocess.run([sys.executable, str(REPO_ROOT / "benchmarks" / "vina_dock_reference.py"), "--data", str(data),
-                    "--out", str(out), "--exhaustiveness", "1", "--jobs", "2"], check=True, cwd=tmp_path,
+    script = REPO_ROOT / "benchmarks" / "vina_dock_reference.py"
+    subprocess.run([sys.executable, str(script), "--data", str(data), "--out", str(out),
+                    "--exhaustiveness", "1", "--jobs", "2"], check=True, cwd=tmp_path,
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
     table = pd.read_csv(out / "dock.csv")
     assert len(table) == 1 and table["vina_dock"].iloc[0] < 0
