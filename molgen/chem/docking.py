@@ -26,15 +26,16 @@ AutoDockTools):
   :func:`prepare_ligand_pdbqt`, :data:`LIGAND_PROTOCOLS`):
 
   - ``"legacy"`` (default, TargetDiff's): meeko 0.1's rules, the meeko version TargetDiff's
-    evaluation ran (its Open Babel ``AtomTyperLegacy`` and ``BondTyperLegacy``), written as meeko
-    0.8 options. Where Vina sees a difference: (1) the single-bonded O of a carboxylic acid, ester
+    evaluation ran (its Open Babel ``AtomTyperLegacy`` and ``BondTyperLegacy``), applied in meeko
+    0.8 (atom-type rules as options, its bond typer replaced). Where Vina sees a difference: (1) the single-bonded O of a carboxylic acid, ester
     or carbamate, an O between two aromatic atoms, an aromatic O and an aromatic nitro O are ``O``
-    (no acceptor; ``OA`` in meeko 0.8), N+ other than ammonium stays ``NA``; (2) only amides with
-    a carbon on the carbonyl (``[NX3][CX3](=[OX1])[#6]``) are rigid, while meeko 0.8 also
-    freezes ureas, carbamates, thioamides and amidines; this changes the torsion count, and so
-    Vina's score, and the docked flexibility; (3) macrocycles stay rigid in every mode, docking
+    (no acceptor; ``OA`` in meeko 0.8), N+ other than ammonium stays ``NA``; (2) every single
+    bond rotates but amides with a carbon on the carbonyl (``[NX3][CX3](=[OX1])[#6]``), while
+    meeko 0.8 also freezes ureas, carbamates, thioamides, amidines and the single bonds next to
+    a triple bond; this changes the torsion count, and so Vina's score, and the docked
+    flexibility; (3) macrocycles stay rigid in every mode, docking
     included (meeko 0.1 did not open rings). On the 100 reference ligands this gives the published
-    Vina score to 0.01 kcal/mol for 97 (meeko 0.8: 78); e.g. fumarate in PYRD 2e6d -3.237
+    Vina score to 0.01 kcal/mol for 99 (meeko 0.8: 78); e.g. fumarate in PYRD 2e6d -3.237
     (meeko 0.8 -4.653), the urea-guanidine of CHIB1 3chc -4.115 (-5.078, 4 torsions fewer), and
     the HDAC8 4rn0 macrocycle docks to -6.22 (published -6.27; -4.19 with its ring opened).
   - ``"meeko"``: meeko 0.8's own types and rotatable bonds; macrocycles rigid for score/minimize
@@ -385,6 +386,21 @@ def _receptor_pdbqt_meeko(path: Path, raw: bytes, keep_ions: bool) -> str:
     return rigid
 
 
+def _legacy_rotatable_bonds(setup, *_options) -> None:
+    """meeko 0.1's ``BondTyperLegacy`` on a meeko 0.8 ``MoleculeSetup``: every single bond rotates
+    but amides with a carbon on the carbonyl; ring, terminal and methyl bonds are left to meeko's
+    flexibility builder, as in both versions."""
+    from rdkit.Chem.rdchem import BondType
+
+    rigid = {tuple(sorted(hit[:2])) for hit in setup.find_pattern(_LEGACY_RIGID_AMIDE)}
+    n_atoms = setup.mol.GetNumAtoms()
+    for (i, j), bond in setup.bond_info.items():
+        if i >= n_atoms or j >= n_atoms:
+            continue  # a pseudo or dummy atom
+        single = setup.mol.GetBondBetweenAtoms(i, j).GetBondType() == BondType.SINGLE
+        bond.rotatable = single and (min(i, j), max(i, j)) not in rigid
+
+
 def prepare_ligand_pdbqt(
     mol: Chem.Mol, *, rigid_macrocycles: bool = True, protocol: str = DEFAULT_LIGAND_PROTOCOL
 ) -> str:
@@ -403,16 +419,20 @@ def prepare_ligand_pdbqt(
 
     if protocol not in LIGAND_PROTOCOLS:
         raise MolgenInputError(f"ligand_prep={protocol!r}: choose one of {', '.join(LIGAND_PROTOCOLS)}")
+    legacy = protocol == "legacy"
     options = {"rigid_macrocycles": rigid_macrocycles}
-    if protocol == "legacy":
+    if legacy:
         options = {"rigid_macrocycles": True, "load_atom_params": None,
-                   "input_atom_params": {"legacy_ad4_types": _LEGACY_LIGAND_TYPES},
-                   "flexible_amides": True, "rigidify_bonds_smarts": [_LEGACY_RIGID_AMIDE],
-                   "rigidify_bonds_indices": [(0, 1)]}
+                   "input_atom_params": {"legacy_ad4_types": _LEGACY_LIGAND_TYPES}}
     has_h = any(a.GetAtomicNum() == 1 for a in mol.GetAtoms())
     molh = Chem.Mol(mol) if has_h else Chem.AddHs(mol, addCoords=True)
+    preparation = MoleculePreparation(**options)
+    if legacy:
+        # meeko 0.8 has no option for meeko 0.1's rotatable bonds (it always freezes the single
+        # bonds next to a triple bond): its bond typer is swapped (attribute of meeko 0.8.0)
+        preparation._bond_typer = _legacy_rotatable_bonds
     with contextlib.redirect_stdout(io.StringIO()):
-        setups = MoleculePreparation(**options).prepare(molh)
+        setups = preparation.prepare(molh)
     text, ok, err = PDBQTWriterLegacy.write_string(setups[0])
     if not ok:
         raise ValueError(f"meeko could not write the ligand PDBQT: {err}")

@@ -91,6 +91,10 @@ def _torsdof(pdbqt: str) -> int:
         ("CC(=O)NCCO", 3, 3),  # amide with a carbon on C=O: rigid in both; N-C, C-C, C-O rotate
         ("CNC(=O)NC", 2, 0),  # urea: both C-N rotate in meeko 0.1, rigid in 0.8 (methyls never)
         ("COC(=O)NC", 2, 1),  # carbamate: O-C and C-N in 0.1; 0.8 freezes the C-N
+        # single bonds next to a triple bond rotate in 0.1 (aryl-C, C-CMe2OH, and C-OH); 0.8
+        # freezes them and turns the triple bond instead
+        ("CC(C)(O)C#Cc1ccccc1", 3, 2),
+        ("N#Cc1ccccc1", 1, 0),  # the aryl-nitrile bond counts in 0.1
     ],
 )
 def test_ligand_rotatable_bonds(embed, smiles: str, legacy: int, meeko: int) -> None:
