@@ -133,6 +133,9 @@ def _complex(shared_data: Path, ligand: str) -> tuple[Chem.Mol, Path, pd.Series]
         # urea-guanidine, published -4.115 / -4.274: legacy rotatable bonds (4 torsions) give
         # -4.115 (score); meeko 0.8 freezes all four (-5.078)
         ("CHIB1_ASPFM_39_433_0/3chc_B_rec_3ch9_xrg_lig_tt_min_0.sdf", 0.05),
+        # p-nitrophenyl glycoside, published -5.326 / -5.290: meeko 0.1 typed only the first nitro O
+        # as O (-5.326 / -5.290); both O as O gave -5.130
+        ("CONA_CANCT_1_237_0/1jn2_P_rec_1val_png_lig_tt_docked_11.sdf", 0.05),
     ],
 )
 def test_targetdiff_protocol_reproduces_published_vina(

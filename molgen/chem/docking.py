@@ -29,13 +29,14 @@ AutoDockTools):
     evaluation ran (its Open Babel ``AtomTyperLegacy`` and ``BondTyperLegacy``), applied in meeko
     0.8 (atom-type rules as options, its bond typer replaced). Where Vina sees a difference: (1) the single-bonded O of a carboxylic acid, ester
     or carbamate, an O between two aromatic atoms, an aromatic O and an aromatic nitro O are ``O``
-    (no acceptor; ``OA`` in meeko 0.8), N+ other than ammonium stays ``NA``; (2) every single
+    (no acceptor; ``OA`` in meeko 0.8; of a nitro group only the first O), N+ other than
+    ammonium stays ``NA``; (2) every single
     bond rotates but amides with a carbon on the carbonyl (``[NX3][CX3](=[OX1])[#6]``), while
     meeko 0.8 also freezes ureas, carbamates, thioamides, amidines and the single bonds next to
     a triple bond; this changes the torsion count, and so Vina's score, and the docked
     flexibility; (3) macrocycles stay rigid in every mode, docking
     included (meeko 0.1 did not open rings). On the 100 reference ligands this gives the published
-    Vina score to 0.01 kcal/mol for 99 (meeko 0.8: 78); e.g. fumarate in PYRD 2e6d -3.237
+    Vina score to 0.01 kcal/mol for all 100 (meeko 0.8: 78); e.g. fumarate in PYRD 2e6d -3.237
     (meeko 0.8 -4.653), the urea-guanidine of CHIB1 3chc -4.115 (-5.078, 4 torsions fewer), and
     the HDAC8 4rn0 macrocycle docks to -6.22 (published -6.27; -4.19 with its ring opened).
   - ``"meeko"``: meeko 0.8's own types and rotatable bonds; macrocycles rigid for score/minimize
@@ -93,6 +94,9 @@ LIGAND_PROTOCOLS = ("legacy", "meeko")
 DEFAULT_LIGAND_PROTOCOL = "legacy"
 
 _LEGACY_RIGID_AMIDE = "[NX3][CX3](=[OX1])[#6]"  # meeko 0.1 BondTyperLegacy: the only rigid amides
+# meeko 0.1 typed one O of an aromatic nitro group O: the first of Open Babel's unique match, which
+# RDKit's first unique match reproduces (both follow the bond order of the file)
+_LEGACY_NITRO = Chem.MolFromSmarts("[#7](~O)(~O)(~a)")
 # meeko 0.1 AtomTyperLegacy's rules as meeko 0.8 SMARTS rows (later rows override earlier ones;
 # IDX is the 0-based atom of the match that is typed); the element types it took from the symbol
 # are listed for the elements a ligand can have
@@ -106,7 +110,6 @@ _LEGACY_LIGAND_TYPES = [
     {"smarts": "[#7X3v3][#6X3v4]", "atype": "N", "comment": "amide"},
     {"smarts": "[#7X4]", "atype": "N", "comment": "ammonium"},
     {"smarts": "[#8]", "atype": "OA"},
-    {"smarts": "[#7](~O)(~O)(~a)", "atype": "O", "IDX": [1, 2], "comment": "aromatic nitro"},
     {"smarts": "[a]~[#8]~[a]", "atype": "O", "IDX": [1], "comment": "aromatic ether"},
     {"smarts": "[#6](-[#8])(=[#8])", "atype": "O", "IDX": [1], "comment": "carboxy hydroxyl, ester"},
     {"smarts": "[o]", "atype": "O", "comment": "aromatic oxygen"},
@@ -433,6 +436,9 @@ def prepare_ligand_pdbqt(
         preparation._bond_typer = _legacy_rotatable_bonds
     with contextlib.redirect_stdout(io.StringIO()):
         setups = preparation.prepare(molh)
+    if legacy:
+        for hit in molh.GetSubstructMatches(_LEGACY_NITRO):
+            setups[0].set_atom_type(hit[1], "O")
     text, ok, err = PDBQTWriterLegacy.write_string(setups[0])
     if not ok:
         raise ValueError(f"meeko could not write the ligand PDBQT: {err}")

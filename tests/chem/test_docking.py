@@ -65,9 +65,9 @@ def _ad_types(pdbqt: str) -> list[str]:
         # ester and aromatic (furan) oxygens: O in legacy
         ("COC(=O)c1ccco1", ["C", "O", "C", "OA", "A", "A", "A", "A", "O"],
          ["C", "OA", "C", "OA", "A", "A", "A", "A", "OA"]),
-        # aromatic nitro: N stays NA and its O are O in legacy; ammonium N is N in both
+        # aromatic nitro: N stays NA and one of its O is O in legacy; ammonium N is N in both
         ("[NH3+]Cc1ccc([N+](=O)[O-])cc1",
-         ["C", "N", "HD", "HD", "HD", "A", "A", "A", "A", "A", "A", "NA", "O", "O"],
+         ["C", "N", "HD", "HD", "HD", "A", "A", "A", "A", "A", "A", "NA", "O", "OA"],
          ["C", "N", "HD", "HD", "HD", "A", "A", "A", "A", "A", "A", "N", "OA", "OA"]),
         # amide N is N, amine N is NA in both
         ("CC(=O)NCCN", ["C", "C", "OA", "N", "HD", "C", "C", "NA", "HD", "HD"],
