@@ -27,18 +27,18 @@ AutoDockTools):
 
   - ``"legacy"`` (default, TargetDiff's): meeko 0.1's rules, the meeko version TargetDiff's
     evaluation ran (its Open Babel ``AtomTyperLegacy`` and ``BondTyperLegacy``), applied in meeko
-    0.8 (atom-type rules as options, its bond typer replaced). Where Vina sees a difference: (1) the single-bonded O of a carboxylic acid, ester
-    or carbamate, an O between two aromatic atoms, an aromatic O and an aromatic nitro O are ``O``
-    (no acceptor; ``OA`` in meeko 0.8; of a nitro group only the first O), N+ other than
-    ammonium stays ``NA``; (2) every single
-    bond rotates but amides with a carbon on the carbonyl (``[NX3][CX3](=[OX1])[#6]``), while
-    meeko 0.8 also freezes ureas, carbamates, thioamides, amidines and the single bonds next to
-    a triple bond; this changes the torsion count, and so Vina's score, and the docked
-    flexibility; (3) macrocycles stay rigid in every mode, docking
-    included (meeko 0.1 did not open rings). On the 100 reference ligands this gives the published
-    Vina score to 0.01 kcal/mol for all 100 (meeko 0.8: 78); e.g. fumarate in PYRD 2e6d -3.237
-    (meeko 0.8 -4.653), the urea-guanidine of CHIB1 3chc -4.115 (-5.078, 4 torsions fewer), and
-    the HDAC8 4rn0 macrocycle docks to -6.22 (published -6.27; -4.19 with its ring opened).
+    0.8 (atom-type rules as options, its bond typer replaced). Where Vina sees a difference:
+    (1) the single-bonded O of a carboxylic acid, ester or carbamate, an O between two aromatic
+    atoms, an aromatic O and the first O of an aromatic nitro group are ``O`` (no acceptor;
+    ``OA`` in meeko 0.8), and N+ other than ammonium stays ``NA``; (2) every single bond rotates
+    but amides with a carbon on the carbonyl (``[NX3][CX3](=[OX1])[#6]``), while meeko 0.8 also
+    freezes ureas, carbamates, thioamides, amidines and the single bonds next to a triple bond;
+    this changes the torsion count, and so Vina's score, and the docked flexibility;
+    (3) macrocycles stay rigid in every mode, docking included (meeko 0.1 did not open rings).
+    On the 100 reference ligands this gives every published Vina score to 0.001 kcal/mol (meeko
+    0.8: 78 within 0.01); e.g. fumarate in PYRD 2e6d -3.237 (meeko 0.8 -4.653), the
+    urea-guanidine of CHIB1 3chc -4.115 (-5.078, 4 torsions fewer), and the HDAC8 4rn0 macrocycle
+    docks to -6.22 (published -6.27; -4.19 with its ring opened).
   - ``"meeko"``: meeko 0.8's own types and rotatable bonds; macrocycles rigid for score/minimize
     and opened with glue atoms for docking.
 
@@ -94,8 +94,8 @@ LIGAND_PROTOCOLS = ("legacy", "meeko")
 DEFAULT_LIGAND_PROTOCOL = "legacy"
 
 _LEGACY_RIGID_AMIDE = "[NX3][CX3](=[OX1])[#6]"  # meeko 0.1 BondTyperLegacy: the only rigid amides
-# meeko 0.1 typed one O of an aromatic nitro group O: the first of Open Babel's unique match, which
-# RDKit's first unique match reproduces (both follow the bond order of the file)
+# meeko 0.1 gave type O to one oxygen of an aromatic nitro group, the first of Open Babel's unique
+# SMARTS match; RDKit's first unique match is the same atom (both follow the file's bond order)
 _LEGACY_NITRO = Chem.MolFromSmarts("[#7](~O)(~O)(~a)")
 # meeko 0.1 AtomTyperLegacy's rules as meeko 0.8 SMARTS rows (later rows override earlier ones;
 # IDX is the 0-based atom of the match that is typed); the element types it took from the symbol
