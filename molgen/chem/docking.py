@@ -432,7 +432,10 @@ def prepare_ligand_pdbqt(
     preparation = MoleculePreparation(**options)
     if legacy:
         # meeko 0.8 has no option for meeko 0.1's rotatable bonds (it always freezes the single
-        # bonds next to a triple bond): its bond typer is swapped (attribute of meeko 0.8.0)
+        # bonds next to a triple bond): its bond typer is swapped (attribute of meeko 0.8)
+        if not hasattr(preparation, "_bond_typer"):
+            raise RuntimeError("ligand_prep='legacy' needs meeko 0.8 (its MoleculePreparation has no "
+                               "_bond_typer here); install meeko==0.8.0 or use ligand_prep='meeko'")
         preparation._bond_typer = _legacy_rotatable_bonds
     with contextlib.redirect_stdout(io.StringIO()):
         setups = preparation.prepare(molh)
