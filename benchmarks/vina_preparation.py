@@ -1,10 +1,10 @@
-"""Vina preparations (receptor x ligand typing) on the 100 CrossDocked2020 test reference ligands.
+"""Vina preparations (receptor x ligand) on the 100 CrossDocked2020 test reference ligands.
 
     OMP_NUM_THREADS=1 python benchmarks/vina_preparation.py [--data DIR] [--out DIR] [--setups R:L ...]
 
 Scores every reference ligand as posed (Vina score) and after local minimisation with each setup
 ``RECEPTOR:LIGAND``: a receptor preparation of :func:`molgen.chem.docking.prepare_receptor_pdbqt`
-(``pdb2pqr``, ``meeko``) and a ligand typing of :func:`molgen.chem.docking.prepare_ligand_pdbqt`
+(``pdb2pqr``, ``meeko``) and a ligand preparation of :func:`molgen.chem.docking.prepare_ligand_pdbqt`
 (``legacy``, ``meeko``); no docking. Compares per ligand with TargetDiff's published values
 (``reference/crossdocked_test_reference.csv``). Prints one table and the ligands off by more than
 0.5 kcal/mol; writes ``<out>/<receptor>_<ligand>.csv``.

@@ -401,7 +401,7 @@ def _legacy_rotatable_bonds(setup, *_options) -> None:
         if i >= n_atoms or j >= n_atoms:
             continue  # a pseudo or dummy atom
         single = setup.mol.GetBondBetweenAtoms(i, j).GetBondType() == BondType.SINGLE
-        bond.rotatable = single and (min(i, j), max(i, j)) not in rigid
+        bond.rotatable = single and (i, j) not in rigid  # bond_info keys are sorted pairs
 
 
 def prepare_ligand_pdbqt(
@@ -423,10 +423,9 @@ def prepare_ligand_pdbqt(
     if protocol not in LIGAND_PROTOCOLS:
         raise MolgenInputError(f"ligand_prep={protocol!r}: choose one of {', '.join(LIGAND_PROTOCOLS)}")
     legacy = protocol == "legacy"
-    options = {"rigid_macrocycles": rigid_macrocycles}
-    if legacy:
-        options = {"rigid_macrocycles": True, "load_atom_params": None,
-                   "input_atom_params": {"legacy_ad4_types": _LEGACY_LIGAND_TYPES}}
+    options = ({"rigid_macrocycles": True, "load_atom_params": None,
+                "input_atom_params": {"legacy_ad4_types": _LEGACY_LIGAND_TYPES}}
+               if legacy else {"rigid_macrocycles": rigid_macrocycles})
     has_h = any(a.GetAtomicNum() == 1 for a in mol.GetAtoms())
     molh = Chem.Mol(mol) if has_h else Chem.AddHs(mol, addCoords=True)
     preparation = MoleculePreparation(**options)
