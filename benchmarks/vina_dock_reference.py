@@ -3,14 +3,16 @@
     OMP_NUM_THREADS=1 python benchmarks/vina_dock_reference.py                 # all 100, hours
     OMP_NUM_THREADS=1 python benchmarks/vina_dock_reference.py --n 20          # a random 20
     OMP_NUM_THREADS=1 python benchmarks/vina_dock_reference.py --jobs 2        # two ligands at a time
+    OMP_NUM_THREADS=1 python benchmarks/vina_dock_reference.py --skip 21       # the order from its 22nd ligand
 
 Docks the reference ligands one at a time (``molgen.evaluate.evaluate`` with ``vina_dock=True``,
 the ``molgen eval`` settings: pdb2pqr receptor, box = ligand extent + 5 A, exhaustiveness 16) in a
 fixed random order (``--seed``), appending each result to ``<out>/dock.csv`` as it finishes. A
-stopped run keeps every ligand it docked and resumes with the next one, and the first N ligands of
-the order are a uniform random sample of the 100, so a partial run still estimates the mean. Prints
-the mean and median of molgen's and the published Vina dock (and score, minimize) over the docked
-ligands, and per-ligand agreement.
+stopped run keeps every ligand it docked and resumes with the next one, and any stretch of the order
+(the first N; or from the (K+1)-th on, ``--skip K``, to leave out those an earlier run docked) is a
+uniform random sample of the 100, so a partial run still estimates the mean. Prints the mean and
+median of molgen's and the published Vina dock (and score, minimize) over the docked ligands, and
+per-ligand agreement.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100, help="dock the first N ligands of the order")
     parser.add_argument("--exhaustiveness", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="order of the ligands")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first K ligands of the order")
     parser.add_argument("--jobs", type=int, default=1, help="ligands docked at once, one process each")
     args = parser.parse_args(argv)
 
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     done = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()
     finished = set(done.get("ligand_filename", []))
     args.out.mkdir(parents=True, exist_ok=True)
-    todo = [job for job in docking_order(root, args.seed)[: args.n] if job[0] not in finished]
+    todo = [job for job in docking_order(root, args.seed)[args.skip: args.n] if job[0] not in finished]
     for entry in docked(todo, args.exhaustiveness, args.jobs):
         done = pd.concat([done, pd.DataFrame([entry])], ignore_index=True)
         write_csv_atomic(done, csv)  # every docked ligand is kept, whatever happens next

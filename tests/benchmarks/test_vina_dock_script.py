@@ -64,3 +64,13 @@ def test_docks_in_worker_processes(tmp_path):
                    env={**os.environ, "OMP_NUM_THREADS": "1"})
     table = pd.read_csv(out / "dock.csv")
     assert len(table) == 1 and table["vina_dock"].iloc[0] < 0
+
+
+def test_skip_leaves_out_the_start_of_the_order(benchmark_script, tmp_path, capsys):
+    """``--skip K`` docks from the (K+1)-th ligand of the order: the demo's only one is left out."""
+    script = benchmark_script("vina_dock_reference")
+    data = tmp_path / "data"
+    _demo_layout(data)
+    script.main(["--data", str(data), "--out", str(tmp_path / "out"), "--skip", "1"])
+    assert capsys.readouterr().out.strip() == "nothing docked"
+    assert not (tmp_path / "out" / "dock.csv").exists()
