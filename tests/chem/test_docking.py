@@ -115,6 +115,20 @@ def test_unknown_ligand_prep_is_rejected(embed) -> None:
         prepare_ligand_pdbqt(embed("CCO"), protocol="obabel")
 
 
+
+def test_legacy_prep_needs_meekos_bond_typer(embed, monkeypatch) -> None:
+    """A meeko whose MoleculePreparation lacks the swapped attribute is refused, not silently drifted."""
+    import meeko
+
+    class WithoutBondTyper(meeko.MoleculePreparation):
+        def __init__(self, **options):
+            super().__init__(**options)
+            del self._bond_typer
+
+    monkeypatch.setattr(meeko, "MoleculePreparation", WithoutBondTyper)
+    with pytest.raises(RuntimeError, match="needs meeko 0.8"):
+        prepare_ligand_pdbqt(embed("CCO"), protocol="legacy")
+
 def test_missing_receptor_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(MolgenInputError, match="nothere.pdb"):
         prepare_receptor_pdbqt(tmp_path / "nothere.pdb", cache_dir=tmp_path)
