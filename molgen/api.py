@@ -73,7 +73,8 @@ def sample_ligands(
     table (valid, connected, qed, sa, smiles, error).
     """
     from molgen.io.pocket import read_pocket
-    from molgen.sampling import SamplingJob, parse_n_atoms, read_written_sdf, run_ligand_sampling
+    from molgen.sampling import SamplingJob, read_written_sdf, run_ligand_sampling
+    from molgen.sampling_common import parse_n_atoms
 
     model = model if model is not None else load_model()
     if receptor is None:
@@ -105,7 +106,8 @@ def sample_molecules(
     outdir: PathLike | None = None,
 ) -> pd.DataFrame:
     """Generate unconditional molecules; returns the per-sample table (EDM stability, validity)."""
-    from molgen.sampling import SamplingJob, parse_n_atoms, run_molecule_sampling
+    from molgen.sampling import SamplingJob, run_molecule_sampling
+    from molgen.sampling_common import parse_n_atoms
 
     model = model if model is not None else load_model(task="molecule")
     out, tmp = _outdir(outdir)

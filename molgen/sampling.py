@@ -15,7 +15,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from molgen.errors import MolgenInputError
 from molgen.io.tables import write_csv_atomic
 from molgen.io.records import PocketRecord
 
-__all__ = ["SamplingJob", "check_pocket_size", "parse_n_atoms", "pocket_tensors", "run_batches", "run_ligand_sampling", "run_molecule_sampling", "merge_batches"]
+__all__ = ["SamplingJob", "check_pocket_size", "pocket_tensors", "run_batches", "run_ligand_sampling", "run_molecule_sampling", "merge_batches"]
 
 log = logging.getLogger(__name__)
 
@@ -35,24 +35,6 @@ def sample_seed(seed: int, sample: int, attempt: int = 0) -> int:
     """The seed of sample number ``sample``'s prior draw (independent of the batching); ``attempt``
     > 0 gives the fresh seeds of retries after a non-finite trajectory."""
     return (int(seed) * 1_000_003 + int(sample) + int(attempt) * 0x9E3779B97F4A7C15) % (2**63 - 1)
-
-
-def parse_n_atoms(value: int | str | Sequence[int] | None) -> tuple[int, int] | None:
-    """``25`` -> (25, 25); ``"15-25"`` or ``[15, 25]`` -> (15, 25); ``None`` -> pocket-size model."""
-    if value is None or value == "":
-        return None
-    try:
-        if isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
-            lo, hi = (int(v) for v in value)
-        elif isinstance(value, str) and "-" in value.strip()[1:]:
-            lo, hi = (int(v) for v in value.split("-", 1))
-        else:
-            lo = hi = int(value)
-    except (TypeError, ValueError):
-        lo = hi = 0
-    if lo < 1 or hi < lo:
-        raise MolgenInputError(f"n_atoms={value!r}: give a positive number or a range 'lo-hi' with 1 <= lo <= hi")
-    return lo, hi
 
 
 def check_pocket_size(pocket: PocketRecord, mode: str, limit: int | None) -> None:

@@ -153,7 +153,8 @@ def _merge(samples: pd.DataFrame, evaluated: pd.DataFrame, sdf: Path) -> pd.Data
 
 def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path) -> pd.DataFrame:
     from molgen.evaluate import evaluate
-    from molgen.sampling import SamplingJob, parse_n_atoms, run_ligand_sampling
+    from molgen.sampling import SamplingJob, run_ligand_sampling
+    from molgen.sampling_common import parse_n_atoms
 
     job = SamplingJob(outdir=pdir, n_samples=int(cfg.n_samples), n_atoms=parse_n_atoms(cfg.n_atoms),
                       steps=cfg.steps, batch_size=int(cfg.batch_size), seed=int(cfg.seed) * 1000 + cx.index,
@@ -202,7 +203,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     import torch
 
     from molgen.api import load_model
-    from molgen.commands.sample import resolve_device
+    from molgen.sampling_common import resolve_device
     from molgen.diffusion.samplers import SAMPLERS
     from molgen.manifest import CROSSDOCKED_INDEX
 

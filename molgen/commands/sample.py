@@ -8,7 +8,6 @@ pocket. Results land in ``outdir`` (``ligands.sdf``, ``samples.csv``, ``summary.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -17,42 +16,12 @@ from omegaconf import DictConfig
 
 from molgen.commands.validate import validate_sample_config
 from molgen.errors import MolgenInputError
+from molgen.sampling_common import (load_sampling_task, parse_n_atoms, resolve_device, run_with_progress,
+                                    write_summary)
 
-__all__ = ["run", "resolve_device", "summary_table"]
+__all__ = ["run"]
 
 log = logging.getLogger(__name__)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; ``cpu`` / ``cuda`` / ``cuda:1`` as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if str(name).startswith("cuda") and not torch.cuda.is_available():
-        raise MolgenInputError(f"device={name}: no CUDA device is available (use device=cpu)")
-    if str(name) not in ("cpu",) and not str(name).startswith("cuda"):
-        raise MolgenInputError(f"device={name}: allowed values are auto, cpu, cuda, cuda:N")
-    return torch.device(name)
-
-
-def summary_table(rows: list[tuple[str, str]]) -> str:
-    """A two-column Markdown table."""
-    width = max(len(k) for k, _ in rows)
-    lines = [f"| {'':<{width}} | value |", f"|{'-' * (width + 2)}|-------|"]
-    lines += [f"| {k:<{width}} | {v} |" for k, v in rows]
-    return "\n".join(lines)
-
-
-def _load(cfg: DictConfig, device: torch.device):
-    from molgen.checkpoint import load_task
-    from hydra.utils import instantiate
-
-    ckpt = cfg.ckpt or cfg.task.checkpoint
-    task = load_task(ckpt, map_location=device)
-    if cfg.task.name != task.export_config.get("task_name", cfg.task.name):
-        raise MolgenInputError(f"ckpt={ckpt}: a '{task.export_config.get('task_name')}' checkpoint, "
-                               f"but task={cfg.task.name}")
-    sampler = instantiate(cfg.sampler) if cfg.get("sampler") else None
-    return task, sampler, ckpt
 
 
 def _pocket(cfg: DictConfig):
@@ -73,7 +42,7 @@ def _pocket(cfg: DictConfig):
 
 
 def _job(cfg: DictConfig, outdir: Path):
-    from molgen.sampling import SamplingJob, parse_n_atoms
+    from molgen.sampling import SamplingJob
 
     elements = cfg.get("elements")
     return SamplingJob(outdir=outdir, n_samples=int(cfg.n_samples), n_atoms=parse_n_atoms(cfg.n_atoms),
@@ -102,32 +71,15 @@ def _fragment(cfg: DictConfig):
     return None
 
 
-def _with_progress(job, steps: int, what: str, fn):
-    """Run ``fn(on_step)`` under a progress bar over all denoising steps; return (result, seconds)."""
-    from tqdm.auto import tqdm
-
-    n_batches = -(-job.n_samples // job.batch_size)
-    t0 = time.perf_counter()
-    with tqdm(total=n_batches * steps, desc=f"sampling {job.n_samples} {what}", unit="step") as bar:
-        result = fn(lambda _: bar.update(1))
-    return result, time.perf_counter() - t0
-
-
-def _finish(outdir: Path, rows: list[tuple[str, str]]) -> None:
-    text = summary_table(rows)
-    (outdir / "summary.md").write_text(text + "\n")
-    print(text)
-
-
 def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     from molgen.sampling import run_ligand_sampling
 
     job = _job(cfg, outdir)
     pocket = _pocket(cfg)
     fragment = _fragment(cfg)
-    task, sampler, ckpt = _load(cfg, resolve_device(str(cfg.device)))
+    task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
-    table, wall = _with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
+    table, wall = run_with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
         task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment))
     n = len(table)
     valid = table["valid"].astype(bool)
@@ -145,7 +97,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("time", f"{wall:.1f} s ({wall / max(n, 1):.2f} s per ligand)"),
         ("written", str(outdir / "ligands.sdf")),
     ]
-    _finish(outdir, rows)
+    write_summary(outdir, rows)
     return table
 
 
@@ -153,14 +105,14 @@ def _sample_molecules(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     from molgen.sampling import run_molecule_sampling
 
     job = _job(cfg, outdir)
-    task, sampler, ckpt = _load(cfg, resolve_device(str(cfg.device)))
+    task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
-    table, wall = _with_progress(job, steps, "molecules",
+    table, wall = run_with_progress(job, steps, "molecules",
                                  lambda cb: run_molecule_sampling(task, job, sampler=sampler, on_step=cb))
     n = len(table)
     valid = table["valid"].astype(bool)
     unique = table.loc[valid, "smiles"].nunique()
-    _finish(outdir, [
+    write_summary(outdir, [
         ("checkpoint", str(ckpt)),
         ("sampler", f"{type(sampler or task.sampler).__name__}, {steps} steps"),
         ("generated", str(n)),
@@ -187,6 +139,6 @@ def run(cfg: DictConfig) -> pd.DataFrame:
     if name == "molecule":
         return _sample_molecules(cfg, outdir)
     if name == "backbone":
-        from molgen.commands.sample_backbone import run_backbone
+        from molgen.sampling_backbone import run_backbone
         return run_backbone(cfg, outdir)
     raise MolgenInputError(f"task={name}: sampling is not available for this task")

@@ -123,7 +123,7 @@ def _check_pocket(cfg: Mapping, problems: list[str]) -> None:
 
 def _check_controls(cfg: Mapping, problems: list[str]) -> None:
     if cfg.get("n_atoms") not in (None, ""):
-        from molgen.sampling import parse_n_atoms
+        from molgen.sampling_common import parse_n_atoms
 
         try:
             parse_n_atoms(_plain(cfg["n_atoms"]))
@@ -145,7 +145,7 @@ def _check_controls(cfg: Mapping, problems: list[str]) -> None:
 
 def _check_backbone(cfg: Mapping, problems: list[str]) -> None:
     if not cfg.get("contig"):
-        from molgen.commands.sample_backbone import parse_length
+        from molgen.sampling_common import parse_length
 
         try:
             parse_length(_plain(cfg.get("length", 100)))

@@ -152,9 +152,8 @@ def test_motif_scaffolding_cli_keeps_motif_coordinates(checkpoint, tmp_path):
 
 
 def test_bad_inputs_are_clear_errors(checkpoint, tmp_path):
-    from molgen.commands.sample_backbone import parse_length
-
-    from molgen.commands.sample_backbone import contig_text
+    from molgen.sampling_backbone import contig_text
+    from molgen.sampling_common import parse_length
 
     assert parse_length("50-150") == (50, 150) and parse_length(100) == (100, 100)
     assert contig_text(["10-20", "A5-20", "10-20"]) == "10-20,A5-20,10-20" and contig_text(None) is None

@@ -32,29 +32,13 @@ from omegaconf import DictConfig
 
 from molgen.errors import MolgenInputError
 from molgen.io.tables import write_csv_atomic
+from molgen.sampling_common import load_sampling_task, parse_length, resolve_device, write_summary
 
-__all__ = ["contig_text", "junction_bonds", "parse_length", "run_backbone"]
+__all__ = ["contig_text", "junction_bonds", "run_backbone"]
 
 log = logging.getLogger(__name__)
 
 _PDB_MAX = 9999.0  # |coordinate| the PDB format's 8.3f columns can hold
-
-
-def parse_length(value: Any) -> tuple[int, int]:
-    """``100`` -> (100, 100); ``"50-150"`` or ``[50, 150]`` -> (50, 150)."""
-    try:
-        if isinstance(value, str) and "-" in value.strip()[1:]:
-            lo, hi = (int(v) for v in value.split("-", 1))
-        elif isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
-            lo, hi = (int(v) for v in value)
-        else:
-            lo = hi = int(value)
-    except (TypeError, ValueError):
-        lo = hi = -1
-    if lo < 1 or hi < lo:
-        raise MolgenInputError(f"length={value!r}: give a positive number of residues or a range 'lo-hi' "
-                               f"with 1 <= lo <= hi")
-    return lo, hi
 
 
 def junction_bonds(backbone: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -164,7 +148,6 @@ def run_backbone(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     """Sample ``cfg.n_samples`` backbones into ``outdir``; return the per-backbone metrics table."""
     from tqdm.auto import tqdm
 
-    from molgen.commands.sample import _load, resolve_device, summary_table
     from molgen.sampling import SamplingJob
     from molgen.tasks.backbone import REBUILD_MODES, BackboneMotif
 
@@ -178,7 +161,7 @@ def run_backbone(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     if rebuild is not None and rebuild not in REBUILD_MODES:
         raise MolgenInputError(f"rebuild={rebuild}: choose one of {', '.join(REBUILD_MODES)}")
     _layouts(cfg, 1, np.random.default_rng(0))  # fail on bad length / contig / motif before loading
-    task, sampler, ckpt = _load(cfg, resolve_device(str(cfg.device)))
+    task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
     batch_dir = outdir / "batches"
     batch_dir.mkdir(parents=True, exist_ok=True)
@@ -211,7 +194,5 @@ def run_backbone(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
                       ignore_index=True)
     write_csv_atomic(table, outdir / "samples.csv")
     sampler_text = f"{type(sampler or task.sampler).__name__}, {steps} steps"
-    text = summary_table(_summary(table, cfg, str(ckpt), sampler_text, wall, outdir))
-    (outdir / "summary.md").write_text(text + "\n")
-    print(text)
+    write_summary(outdir, _summary(table, cfg, str(ckpt), sampler_text, wall, outdir))
     return table

@@ -1,0 +1,102 @@
+"""What every sampling job shares: device choice, checkpoint loading, size ranges, progress, summary.
+
+The jobs themselves live beside this module (:mod:`molgen.sampling` for ligands in a pocket and
+unconditional molecules, :mod:`molgen.sampling_backbone` for backbones); ``molgen/commands/``
+parses a config and calls them.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from omegaconf import DictConfig
+
+from molgen.errors import MolgenInputError
+
+__all__ = ["load_sampling_task", "parse_length", "parse_n_atoms", "resolve_device", "run_with_progress",
+           "summary_table", "write_summary"]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; ``cpu`` / ``cuda`` / ``cuda:1`` as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise MolgenInputError(f"device={name}: no CUDA device is available (use device=cpu)")
+    if str(name) not in ("cpu",) and not str(name).startswith("cuda"):
+        raise MolgenInputError(f"device={name}: allowed values are auto, cpu, cuda, cuda:N")
+    return torch.device(name)
+
+
+def load_sampling_task(cfg: DictConfig, device: torch.device):
+    """(task, sampler or None, checkpoint path) of a ``sample`` config: ``ckpt=`` or the task's
+    bundled checkpoint, refused when it was trained for another task than ``task=``."""
+    from hydra.utils import instantiate
+
+    from molgen.checkpoint import load_task
+
+    ckpt = cfg.ckpt or cfg.task.checkpoint
+    task = load_task(ckpt, map_location=device)
+    if cfg.task.name != task.export_config.get("task_name", cfg.task.name):
+        raise MolgenInputError(f"ckpt={ckpt}: a '{task.export_config.get('task_name')}' checkpoint, "
+                               f"but task={cfg.task.name}")
+    sampler = instantiate(cfg.sampler) if cfg.get("sampler") else None
+    return task, sampler, ckpt
+
+
+def _size_range(value: Any, key: str, what: str) -> tuple[int, int]:
+    try:
+        if isinstance(value, str) and "-" in value.strip()[1:]:
+            lo, hi = (int(v) for v in value.split("-", 1))
+        elif isinstance(value, (list, tuple)) or (hasattr(value, "__len__") and not isinstance(value, str)):
+            lo, hi = (int(v) for v in value)
+        else:
+            lo = hi = int(value)
+    except (TypeError, ValueError):
+        lo = hi = 0
+    if lo < 1 or hi < lo:
+        raise MolgenInputError(f"{key}={value!r}: give a positive number{what} or a range 'lo-hi' "
+                               f"with 1 <= lo <= hi")
+    return lo, hi
+
+
+def parse_n_atoms(value: Any) -> tuple[int, int] | None:
+    """``25`` -> (25, 25); ``"15-25"`` or ``[15, 25]`` -> (15, 25); ``None`` -> pocket-size model."""
+    if value is None or value == "":
+        return None
+    return _size_range(value, "n_atoms", "")
+
+
+def parse_length(value: Any) -> tuple[int, int]:
+    """Backbone length: ``100`` -> (100, 100); ``"50-150"`` or ``[50, 150]`` -> (50, 150)."""
+    return _size_range(value, "length", " of residues")
+
+
+def run_with_progress(job, steps: int, what: str, fn: Callable[[Callable[[int], None]], Any]):
+    """Run ``fn(on_step)`` under a progress bar over all denoising steps; return (result, seconds)."""
+    from tqdm.auto import tqdm
+
+    n_batches = -(-job.n_samples // job.batch_size)
+    t0 = time.perf_counter()
+    with tqdm(total=n_batches * steps, desc=f"sampling {job.n_samples} {what}", unit="step") as bar:
+        result = fn(lambda _: bar.update(1))
+    return result, time.perf_counter() - t0
+
+
+def summary_table(rows: list[tuple[str, str]]) -> str:
+    """A two-column Markdown table."""
+    width = max(len(k) for k, _ in rows)
+    lines = [f"| {'':<{width}} | value |", f"|{'-' * (width + 2)}|-------|"]
+    lines += [f"| {k:<{width}} | {v} |" for k, v in rows]
+    return "\n".join(lines)
+
+
+def write_summary(outdir: Path, rows: list[tuple[str, str]]) -> str:
+    """Write ``rows`` as ``<outdir>/summary.md``, print them and return the text."""
+    text = summary_table(rows)
+    (Path(outdir) / "summary.md").write_text(text + "\n")
+    print(text)
+    return text
