@@ -238,7 +238,8 @@ def run_ligand_sampling(
 
 def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
                           on_step: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Generate ``job.n_samples`` molecules; bonds from EDM's distance tables; ``molecules.sdf``."""
+    """Generate ``job.n_samples`` molecules into ``molecules.sdf``: with their predicted bonds when the
+    task predicts bonds (``task.predicts_bonds``), else with bonds from EDM's distance tables."""
     from molgen.metrics.stability import build_edm_mol, check_molecule
 
     def make_batch(b: int, count: int, gen: torch.Generator, attempt: int = 0):  # gen differs per attempt
@@ -246,6 +247,10 @@ def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
             sizes = task.sample_sizes(count, generator=gen)
         else:
             sizes = torch.randint(job.n_atoms[0], job.n_atoms[1] + 1, (count,), generator=gen).tolist()
+        if getattr(task, "predicts_bonds", False):
+            generated = task.generate(sizes, steps=job.steps, sampler=sampler, generator=gen, batch_size=count,
+                                      progress=on_step)
+            return _decode_bond_graphs(generated, b * job.batch_size)
         mols, rows = [], []
         for k, (pos, elements, ok) in enumerate(task.generate(sizes, steps=job.steps, sampler=sampler,
                                                               generator=gen, batch_size=count, progress=on_step)):
@@ -263,6 +268,33 @@ def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
         return mols, rows
 
     return run_batches(job, make_batch, sdf_name="molecules.sdf")
+
+
+def _decode_bond_graphs(generated, start: int) -> tuple[list, list[dict]]:
+    """Molecules built from predicted atoms, charges and bonds; EDM's distance check beside them."""
+    from rdkit.rdBase import BlockLogs
+
+    from molgen.metrics.bond_stability import check_graph
+    from molgen.metrics.stability import check_molecule
+
+    mols, rows = [], []
+    for k, (graph, ok) in enumerate(generated):
+        row = {"sample": start + k, "n_atoms": len(graph.elements), "finite": ok, "mol_stable": False,
+               "atom_stable": 0.0, "valid": False, "connected": False, "smiles": "",
+               "edm_mol_stable": False, "edm_valid": False, "error": ""}
+        if not ok:
+            row["error"] = "non-finite coordinates in the sampling trajectory"
+            rows.append(row)
+            continue
+        check, mol = check_graph(graph)
+        with BlockLogs():  # RDKit would log every molecule the distance tables make unsanitisable
+            edm = check_molecule(graph.pos, graph.elements)
+        row.update(mol_stable=check.molecule_stable, atom_stable=check.n_stable_atoms / max(check.n_atoms, 1),
+                   valid=check.valid, connected=check.valid and check.connected, smiles=check.smiles or "",
+                   edm_mol_stable=edm.molecule_stable, edm_valid=edm.valid, error=check.error or "")
+        mols.append((mol, {k2: row[k2] for k2 in ("sample", "mol_stable", "valid", "connected", "smiles")}))
+        rows.append(row)
+    return mols, rows
 
 
 def read_written_sdf(path: Path, *, sanitize: bool = True, remove_hs: bool = True) -> list:

@@ -101,6 +101,19 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     return table
 
 
+def _stability_rows(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """Stability from the predicted bonds with EDM's distance-based check beside it, or EDM's alone."""
+    def pct(col: str, kind=bool) -> str:
+        return f"{100 * table[col].astype(kind).mean():.1f} %"
+
+    if "edm_mol_stable" not in table:
+        return [("atom stability (EDM)", pct("atom_stable", float)), ("molecule stability (EDM)", pct("mol_stable"))]
+    return [("atom stability (predicted bonds)", pct("atom_stable", float)),
+            ("molecule stability (predicted bonds)", pct("mol_stable")),
+            ("molecule stability (EDM, distances)", pct("edm_mol_stable")),
+            ("connected (one fragment)", pct("connected"))]
+
+
 def _sample_molecules(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     from molgen.sampling import run_molecule_sampling
 
@@ -116,8 +129,7 @@ def _sample_molecules(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("checkpoint", str(ckpt)),
         ("sampler", f"{type(sampler or task.sampler).__name__}, {steps} steps"),
         ("generated", str(n)),
-        ("atom stability (EDM)", f"{100 * table['atom_stable'].astype(float).mean():.1f} %"),
-        ("molecule stability (EDM)", f"{100 * table['mol_stable'].astype(bool).mean():.1f} %"),
+        *_stability_rows(table),
         ("valid (RDKit)", f"{100 * valid.mean():.1f} %"),
         ("valid and unique", f"{100 * unique / max(n, 1):.1f} %"),
         ("time", f"{wall:.1f} s ({wall / max(n, 1):.3f} s per molecule)"),

@@ -10,8 +10,9 @@ from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from molgen.data.datasets.qm9 import QM9_ELEMENTS, QM9Dataset
+from molgen.data.datasets.qm9_bonds import QM9BondDataset
 
-__all__ = ["MoleculeDataModule", "center_molecule"]
+__all__ = ["BondMoleculeDataModule", "MoleculeDataModule", "center_molecule"]
 
 
 def center_molecule(data: Data) -> Data:
@@ -80,3 +81,17 @@ class MoleculeDataModule(L.LightningDataModule):
     def atom_count_histogram(self) -> dict[int, int]:
         """Atom counts of the training split (generated molecules draw their size from it)."""
         return self.dataset("train").atom_count_histogram()
+
+
+class BondMoleculeDataModule(MoleculeDataModule):
+    """QM9 with perceived bonds and charges (:class:`~molgen.data.datasets.qm9_bonds.QM9BondDataset`);
+    same splits and arguments as :class:`MoleculeDataModule`, molecules without a bonding dropped."""
+
+    def dataset(self, split: str) -> QM9BondDataset:
+        if split not in self.datasets:
+            self.datasets[split] = QM9BondDataset(
+                self.source, split, elements=self.elements, split_sizes=self.split_sizes,
+                split_seed=self.split_seed, cache_dir=self.cache_dir, max_molecules=self.max_molecules,
+                transform=center_molecule,
+            )
+        return self.datasets[split]
