@@ -35,9 +35,17 @@ L-amino-acid geometry. It is not E(3)-equivariant, by design.
 
 Coordinates arrive in the task's diffusion units; ``length_unit`` (Angstrom per unit) converts
 them so that the features and ``knn``/``rbf_max`` are in Angstrom.
+
+Self-conditioning (``self_condition=True``): ``forward(..., x_sc=...)`` also takes a previous
+clean estimate of the atoms (the same layout and units). Its atoms enter as more invariant
+features in the noisy frames: per residue its own four estimated atoms, per edge the estimated
+atoms of ``j`` and the estimated CA-CA distance. Without ``x_sc`` these features are zeros (the
+first pass, as in AlphaFold2 / FrameFlow); the task decides when to feed an estimate back.
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -133,6 +141,8 @@ class BackboneNet(nn.Module):
         length_unit: Angstrom per unit of the input coordinates (the task's ``1 / pos_scale``).
         output: ``"position"`` (``vec`` = predicted clean position minus input, ``predicts =
             "x0_offset"``) or ``"eps"`` (``vec`` = predicted noise).
+        self_condition: accept a previous clean estimate ``x_sc`` (see module docstring); off
+            keeps the parameters of networks trained without it.
     """
 
     chiral = True  # SE(3)- but not E(3)-equivariant: tells mirror images apart
@@ -150,6 +160,7 @@ class BackboneNet(nn.Module):
         time_dim: int = 16,
         length_unit: float = 10.0,
         output: str = "position",
+        self_condition: bool = False,
     ) -> None:
         super().__init__()
         if output not in ("position", "eps"):
@@ -168,6 +179,10 @@ class BackboneNet(nn.Module):
         # edge: atoms of j in frame i (12) + rbf(CA-CA) (n_rbf) + embedded sequence offset
         self.embed_edge = nn.Sequential(nn.Linear(12 + n_rbf, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.edge_ln = nn.LayerNorm(hidden)
+        self.self_condition = bool(self_condition)
+        if self.self_condition:  # estimated atoms: own (12); of j in frame i (12) + rbf(estimated CA-CA)
+            self.embed_sc_node = nn.Linear(12, hidden)
+            self.embed_sc_edge = nn.Linear(12 + n_rbf, hidden)
         self.layers = nn.ModuleList(_Layer(hidden) for _ in range(n_layers))
         self.out = nn.Sequential(nn.Linear(hidden, hidden), nn.SiLU(),
                                  nn.Linear(hidden, 3 * ATOMS_PER_RESIDUE))
@@ -177,11 +192,15 @@ class BackboneNet(nn.Module):
         raise ValueError("BackboneNet takes no context: motif residues are fixed by task=backbone's sampler")
 
     def forward(
-        self, pos: Tensor, h: Tensor, t: Tensor, batch: Tensor, context: Context | None = None
+        self, pos: Tensor, h: Tensor, t: Tensor, batch: Tensor, context: Context | None = None,
+        x_sc: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """``vec`` [4R, 3] (input units, see ``output``); ``scalars`` zeros."""
+        """``vec`` [4R, 3] (input units, see ``output``); ``scalars`` zeros. ``x_sc`` [4R, 3]: a
+        previous clean estimate (input units), only with ``self_condition=True``."""
         if context is not None:
             raise ValueError("BackboneNet takes no context")
+        if x_sc is not None and not self.self_condition:
+            raise ValueError("x_sc given to a BackboneNet built with self_condition=False")
         res_batch, res_index, length = residue_layout(batch)
         n_graphs = int(t.shape[0])
         atoms = pos.reshape(-1, ATOMS_PER_RESIDUE, 3) * self.length_unit  # [R, 4, 3] Angstrom
@@ -208,7 +227,12 @@ class BackboneNet(nn.Module):
         nb = local(atoms[src], dst).reshape(-1, 12) / _FEATURE_SCALE
         d = (ca[src] - ca[dst]).norm(dim=-1)
         offset = (res_index[src] - res_index[dst]).clamp(-self.max_rel, self.max_rel) + self.max_rel
-        e = self.edge_ln(self.embed_edge(torch.cat([nb, self.rbf(d)], dim=-1)) + self.rel(offset))
+        e = self.embed_edge(torch.cat([nb, self.rbf(d)], dim=-1)) + self.rel(offset)
+        if self.self_condition:
+            sc_node, sc_edge = self._self_condition_features(x_sc, idx, src, dst, local)
+            x = x + self.embed_sc_node(sc_node)
+            e = e + self.embed_sc_edge(sc_edge)
+        e = self.edge_ln(e)
 
         for layer in self.layers:
             x = layer(x, e, edges, res_batch, n_graphs)
@@ -218,6 +242,19 @@ class BackboneNet(nn.Module):
             out = (clean - atoms) / self.length_unit
         return out.reshape(-1, 3), pos.new_zeros(pos.shape[0], self.n_types)
 
+    def _self_condition_features(self, x_sc: Tensor | None, idx: Tensor, src: Tensor, dst: Tensor,
+                                 local: Callable[[Tensor, Tensor], Tensor]) -> tuple[Tensor, Tensor]:
+        """Invariant features of the estimate ``x_sc`` in the noisy frames (zeros without one)."""
+        n_rbf = self.embed_sc_edge.in_features - 12
+        if x_sc is None:
+            w = self.embed_sc_node.weight
+            return w.new_zeros(idx.shape[0], 12), w.new_zeros(src.shape[0], 12 + n_rbf)
+        sc = x_sc.reshape(-1, ATOMS_PER_RESIDUE, 3) * self.length_unit
+        own = local(sc, idx).reshape(-1, 12) / _FEATURE_SCALE
+        nb = local(sc[src], dst).reshape(-1, 12) / _FEATURE_SCALE
+        d = (sc[src, 1] - sc[dst, 1]).norm(dim=-1)
+        return own, torch.cat([nb, self.rbf(d)], dim=-1)
+
     def extra_repr(self) -> str:
         return (f"knn={self.knn}, seq_window={self.seq_window}, length_unit={self.length_unit}, "
-                f"output={self.output}")
+                f"output={self.output}, self_condition={self.self_condition}")

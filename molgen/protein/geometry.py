@@ -31,6 +31,8 @@ __all__ = [
     "IDEAL_LOCAL_COORDS",
     "backbone_dihedrals",
     "backbone_from_frames",
+    "chain_backbone_from_frames",
+    "chain_psi",
     "dihedral",
     "frames_from_backbone",
     "frames_from_points",
@@ -144,6 +146,28 @@ def backbone_from_frames(rotmats: Tensor, trans: Tensor, psi: Tensor | None = No
         n, ca, c, IDEAL_BOND_LENGTHS["C-O"], math.radians(IDEAL_BOND_ANGLES_DEG["CA-C-O"]), psi + math.pi
     )
     return torch.stack([n, ca, c, o], dim=-2)
+
+
+def chain_psi(n: Tensor, ca: Tensor, c: Tensor, chain: Tensor) -> Tensor:
+    """psi ``[R]`` of residues ``[R, 3]`` of several chains laid end to end (``chain`` [R], sorted):
+    from the next residue's N within a chain; a chain's last residue copies the psi before it (0
+    for a one-residue chain), as :func:`backbone_from_frames` does for one chain."""
+    zero = n.new_zeros(1)
+    if n.shape[0] < 2:
+        return zero.expand(n.shape[0]).clone()
+    psi = torch.cat([dihedral(n[:-1], ca[:-1], c[:-1], n[1:]), zero])
+    has_next = torch.cat([chain[1:] == chain[:-1], chain.new_zeros(1, dtype=torch.bool)])
+    prev_ok = torch.cat([chain.new_zeros(1, dtype=torch.bool), has_next[:-1]])
+    prev = torch.cat([zero, psi[:-1]])
+    return torch.where(has_next, psi, torch.where(prev_ok, prev, zero))
+
+
+def chain_backbone_from_frames(rotmats: Tensor, trans: Tensor, chain: Tensor) -> Tensor:
+    """:func:`backbone_from_frames` for residues ``[R, 3, 3]``, ``[R, 3]`` of several chains laid
+    end to end (``chain`` [R], sorted): O of each chain's last residue never sees the next chain."""
+    n = _apply(rotmats, trans, _local("N", trans))
+    c = _apply(rotmats, trans, _local("C", trans))
+    return backbone_from_frames(rotmats, trans, psi=chain_psi(n, trans, c, chain))
 
 
 def ideal_cb(backbone: Tensor) -> Tensor:
