@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 
 from molgen.config import ALLOWED_TARGETS, safe_instantiate
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import atomic_path
 
 __all__ = ["FORMAT", "VERSION", "check_checkpoint_targets", "save_checkpoint", "load_checkpoint", "load_task"]
 
@@ -46,17 +46,9 @@ def save_checkpoint(task: Any, path: str | os.PathLike[str]) -> Path:
         "state_dict": {k: v.detach().cpu() for k, v in task.state_dict().items()},
         "extras": task.checkpoint_extras(),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

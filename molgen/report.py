@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from molgen.io.atomic import write_atomic
 
 __all__ = ["SUMMARY_STATS", "summarize", "summary_markdown", "write_report"]
 
@@ -30,13 +31,6 @@ SUMMARY_STATS = ("qed", "sa", "sa_raw", "logp", "lipinski", "n_heavy_atoms", "vi
 
 _PLOTTED = (("qed", "QED"), ("sa", "SA (normalised)"), ("vina_score", "Vina score (kcal/mol)"),
             ("vina_dock", "Vina dock (kcal/mol)"))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _fmt(value) -> str:
@@ -129,11 +123,11 @@ def write_report(
     training = list(training_smiles) if training_smiles is not None else None
     summary = summarize(df, reference=reference, training_smiles=training)
     ref_summary = summarize(reference) if reference is not None else None
-    _atomic_write(paths["molecules"], df.to_csv(index=False))
+    write_atomic(paths["molecules"], df.to_csv(index=False))
     table = summary if ref_summary is None else pd.concat(
         [summary.assign(set="molgen"), ref_summary.assign(set="reference")], ignore_index=True)
-    _atomic_write(paths["summary"], table.to_csv(index=False))
-    _atomic_write(paths["markdown"], summary_markdown(summary, ref_summary))
+    write_atomic(paths["summary"], table.to_csv(index=False))
+    write_atomic(paths["markdown"], summary_markdown(summary, ref_summary))
     if _plot_properties(df, reference, out / "properties.png"):
         paths["properties_plot"] = out / "properties.png"
     if _plot_posebusters(df, out / "posebusters.png"):

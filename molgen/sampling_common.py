@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import write_atomic
 
 __all__ = ["load_sampling_task", "parse_length", "parse_n_atoms", "resolve_device", "run_with_progress",
            "summary_table", "write_summary"]
@@ -97,6 +98,6 @@ def summary_table(rows: list[tuple[str, str]]) -> str:
 def write_summary(outdir: Path, rows: list[tuple[str, str]]) -> str:
     """Write ``rows`` as ``<outdir>/summary.md``, print them and return the text."""
     text = summary_table(rows)
-    (Path(outdir) / "summary.md").write_text(text + "\n")
+    write_atomic(Path(outdir) / "summary.md", text + "\n")
     print(text)
     return text

@@ -66,6 +66,7 @@ import numpy as np
 from rdkit import Chem
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import write_atomic
 
 __all__ = [
     "DEFAULT_LIGAND_PROTOCOL",
@@ -350,11 +351,7 @@ def prepare_receptor_pdbqt(
 
     rigid = _receptor_pdbqt_pdb2pqr(path, keep_ions) if protocol == "pdb2pqr" else _receptor_pdbqt_meeko(
         path, raw, keep_ions)
-    cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(rigid)
-    os.replace(tmp, out)  # atomic: parallel workers never read half a file
+    write_atomic(out, rigid)  # parallel workers never read half a file
     return out
 
 

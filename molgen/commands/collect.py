@@ -29,6 +29,8 @@ import pandas as pd
 import yaml
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import write_atomic
+from molgen.io.tables import write_csv_atomic
 
 __all__ = ["main", "collect", "find_jobs", "read_overrides", "job_summary", "markdown_table"]
 
@@ -166,13 +168,13 @@ def collect(sweep_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
         if samples is not None:
             frames.append(samples.assign(job=name, **{k: v for k, v in overrides.items() if k not in samples}))
     jobs = pd.DataFrame(rows)[["job", *override_keys, *result_keys]]
-    jobs.to_csv(sweep_dir / "collected.csv", index=False)
-    (sweep_dir / "collected.md").write_text(markdown_table(jobs) + "\n")
+    write_csv_atomic(jobs, sweep_dir / "collected.csv")
+    write_atomic(sweep_dir / "collected.md", markdown_table(jobs) + "\n")
     samples_all = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if frames:
         first = ["job", *(k for k in override_keys if k in samples_all)]
         samples_all = samples_all[first + [c for c in samples_all.columns if c not in first]]
-        samples_all.to_csv(sweep_dir / "collected_samples.csv", index=False)
+        write_csv_atomic(samples_all, sweep_dir / "collected_samples.csv")
     return jobs, samples_all
 
 

@@ -12,7 +12,6 @@ import gzip
 import io
 import os
 import re
-import tempfile
 import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ import numpy as np
 from rdkit import Chem, rdBase
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import atomic_path
 from molgen.io.records import LigandRecord
 
 __all__ = ["ligand_record", "read_ligand_records", "read_ligands", "write_sdf"]
@@ -165,11 +165,8 @@ def write_sdf(
     for i, mol in enumerate(mols):
         if not isinstance(mol, Chem.Mol):
             raise MolgenInputError(f"{path}: item {i + 1} is not an RDKit molecule ({type(mol).__name__})")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer = Chem.SDWriter(tmp)
+    with atomic_path(path) as tmp:
+        writer = Chem.SDWriter(str(tmp))
         try:
             for i, mol in enumerate(mols):
                 mol = Chem.Mol(mol)
@@ -178,9 +175,4 @@ def write_sdf(
                 writer.write(mol)
         finally:
             writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

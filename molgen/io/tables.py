@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from molgen.io.atomic import atomic_path
+
 __all__ = ["write_csv_atomic"]
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """``df.to_csv(path, index=False)`` through a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    """``df.to_csv(path, index=False)`` atomically (:func:`molgen.io.atomic.atomic_path`)."""
+    with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)

@@ -19,7 +19,6 @@ import gzip
 import lzma
 import os
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import write_atomic
 
 __all__ = [
     "XYZMolecule",
@@ -341,12 +341,4 @@ def write_xyz(molecules: Iterable[XYZMolecule], path: str | os.PathLike[str]) ->
     data = "".join(chunks).encode()
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)

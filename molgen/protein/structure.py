@@ -14,9 +14,7 @@ and ``0.0`` for generated ones; without a mask every B-factor is ``0.0``. Occupa
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import numpy as np
 import torch
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import atomic_path
 from molgen.io.chains import BACKBONE_ATOMS, ONE_TO_THREE, THREE_TO_ONE
 from molgen.protein.geometry import ideal_cb
 
@@ -148,18 +147,9 @@ def backbone_to_structure(
 
 
 def _atomic_write(path: str | Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        write(str(tmp))
+    return Path(path)
 
 
 def _as_structure(structure_or_backbone, kwargs):

@@ -33,6 +33,7 @@ def _writers(tmp: Path):
     from molgen.io.sdf import write_sdf
     from molgen.io.xyz import XYZMolecule, write_xyz
     from molgen.protein.structure import write_mmcif, write_pdb
+    from molgen.io.atomic import write_atomic
     from molgen.io.tables import write_csv_atomic
 
     class _Task(torch.nn.Module):
@@ -50,11 +51,14 @@ def _writers(tmp: Path):
         "write_xyz": (tmp / "a.xyz", lambda p: write_xyz([xyz], p)),
         "samples_csv": (tmp / "samples.csv", lambda p: write_csv_atomic(pd.DataFrame({"a": [1]}), p)),
         "save_checkpoint": (tmp / "model.pt", lambda p: save_checkpoint(_Task(), p)),
+        "write_atomic": (tmp / "summary.md", lambda p: write_atomic(p, "| a |\n")),
     }
 
 
-@pytest.mark.parametrize("writer", ["write_sdf", "write_pdb", "write_mmcif", "write_xyz", "samples_csv",
-                                    "save_checkpoint"])
+WRITERS = ["write_sdf", "write_pdb", "write_mmcif", "write_xyz", "samples_csv", "save_checkpoint", "write_atomic"]
+
+
+@pytest.mark.parametrize("writer", WRITERS)
 def test_writer_failing_at_the_end_leaves_old_file_and_no_temp(tmp_path: Path, monkeypatch,
                                                                 writer: str) -> None:
     path, write = _writers(tmp_path)[writer]
@@ -71,6 +75,21 @@ def test_writer_failing_at_the_end_leaves_old_file_and_no_temp(tmp_path: Path, m
     monkeypatch.undo()
     write(path)
     assert path.read_bytes() != b"previous results\n"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+@pytest.mark.parametrize("writer", WRITERS)
+def test_written_file_gets_the_mode_the_umask_gives(tmp_path: Path, writer: str, umask: int) -> None:
+    """Not mkstemp's 0600: a colleague in a shared folder can read the results (0644 under 022)."""
+    path, write = _writers(tmp_path)[writer]
+    old = os.umask(umask)
+    try:
+        write(path)
+        path.chmod(0o600)  # an existing file is replaced by a new one: the umask decides again
+        write(path)
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def _batch_files(batches: Path) -> list[Path]:

@@ -35,7 +35,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -44,6 +43,7 @@ import torch
 from torch_geometric.data import Data
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import atomic_path
 from molgen.io.chains import ChainRecord, clean_chains, read_chains
 from molgen.protein.geometry import frames_from_backbone
 
@@ -177,15 +177,8 @@ def cache_chains(
         return path
     log.info("processing %d chain files into %s", sum(map(len, sources.values())), path)
     blob = _process(sources, settings)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".chains_", suffix=".tmp", dir=cache_dir)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(blob, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

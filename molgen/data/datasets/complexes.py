@@ -30,7 +30,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from molgen.data.featurize import (
 )
 from molgen.data.vocab import ElementVocab
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import atomic_path
 from molgen.io.pocket import DEFAULT_POCKET_CUTOFF, select_pocket
 from molgen.io.sdf import ligand_record, read_ligands
 from molgen.io.structure import read_protein, read_structure_records
@@ -197,19 +197,6 @@ def _cache_key(sources: Sequence[ComplexSource], root: Path, settings: dict) -> 
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 class ComplexDataset(Dataset):
     """Featurized ligand-pocket complexes of one folder (layouts in the module docstring).
 
@@ -275,7 +262,8 @@ class ComplexDataset(Dataset):
         if state is None:
             state = self._process(skip_errors)
             if self.cache_path is not None:
-                _atomic_save(state, self.cache_path)
+                with atomic_path(self.cache_path) as tmp:
+                    torch.save(state, tmp)
         self._items: list[dict] = state["items"]
         self.groups: list[str] = list(state["groups"])
         self.skipped: list[tuple[str, str]] = [tuple(s) for s in state["skipped"]]

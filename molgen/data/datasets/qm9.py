@@ -31,7 +31,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from rdkit import Chem
 from torch_geometric.data import Data
 
 from molgen.errors import MolgenInputError
+from molgen.io.atomic import atomic_path, write_atomic
 from molgen.io.xyz import XYZMolecule, is_xyz_archive, read_xyz, read_xyz_archive, read_xyz_dir
 
 __all__ = [
@@ -190,18 +190,6 @@ def _encode(
     }
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def cache_qm9(
     source: str | os.PathLike[str],
     *,
@@ -230,7 +218,8 @@ def cache_qm9(
     if not path.exists():
         log.info("processing %s into %s", source, path)
         molecules = _read_source(source, max_molecules)
-        _atomic_save(_encode(molecules, elements, source, skip_unknown_elements), path)
+        with atomic_path(path) as tmp:
+            torch.save(_encode(molecules, elements, source, skip_unknown_elements), tmp)
     return path
 
 
@@ -339,9 +328,5 @@ class QM9Dataset(torch.utils.data.Dataset):
 
             ref = edm_reference_smiles(self._source_molecule(m) for m in range(len(self._names)))
             smiles = [s or "" for s in ref]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write("\n".join(smiles))
-            os.replace(tmp, path)
+            write_atomic(path, "\n".join(smiles))
         return {smiles[m] for m in self.indices.tolist() if smiles[m]}

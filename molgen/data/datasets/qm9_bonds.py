@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from molgen.data.datasets.qm9 import QM9_ELEMENTS, QM9Dataset, _atomic_save
+from molgen.data.datasets.qm9 import QM9_ELEMENTS, QM9Dataset
+from molgen.io.atomic import atomic_path
 
 __all__ = ["QM9BondDataset", "cache_qm9_bonds"]
 
@@ -63,7 +64,8 @@ def cache_qm9_bonds(qm9: QM9Dataset, progress: bool = False) -> Path:
         "bonds": torch.from_numpy(np.concatenate(bonds) if bonds else np.zeros((0, 3), np.int16)),
         "bond_offsets": torch.from_numpy(np.concatenate([[0], np.cumsum(n_bonds)])),
     }
-    _atomic_save(blob, path)
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
     log.info("QM9 bonds: %d of %d molecules perceived, %d dropped", int(ok.sum()), n_total, int((~ok).sum()))
     return path
 
