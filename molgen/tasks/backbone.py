@@ -32,7 +32,6 @@ N(i+1)); ``"ideal"`` rebuilds N, C and O from each residue's frame.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -49,35 +48,17 @@ from molgen.protein.geometry import (
     backbone_from_frames,
     dihedral,
     frames_from_backbone,
-    kabsch,
     place_atom,
 )
 from molgen.nn.base import Context
+from molgen.tasks.backbone_motif import (BackboneMotif, GeneratedBackbone, motif_atoms, pose_motif,
+                                         superpose_on_motif)
 from molgen.tasks.base import DiffusionTask, Graphs, Samples
 
 __all__ = ["BackboneMotif", "BackboneTask", "GeneratedBackbone", "REBUILD_MODES", "local_distance_error",
            "pair_distance_error", "rebuild_backbone"]
 
 REBUILD_MODES = ("none", "oxygen", "ideal")
-
-
-@dataclass
-class BackboneMotif:
-    """Residues to keep fixed: ``mask`` bool [L] and their ``backbone`` float [M, 4, 3] (Angstrom,
-    any frame; M = mask.sum(), in chain order)."""
-
-    mask: np.ndarray
-    backbone: np.ndarray
-
-
-@dataclass
-class GeneratedBackbone:
-    """One generated chain: ``backbone`` float32 [L, 4, 3] (Angstrom; the motif's frame when
-    scaffolding, else centred), ``motif_mask`` bool [L], ``finite`` False if the run diverged."""
-
-    backbone: np.ndarray
-    motif_mask: np.ndarray
-    finite: bool
 
 
 def rebuild_backbone(backbone: Tensor, mode: str = "oxygen", keep: Tensor | None = None) -> Tensor:
@@ -144,33 +125,6 @@ def pair_distance_error(pred: Tensor, true: Tensor, batch: Tensor, mask: Tensor 
         total = total + ((d_p - d_t).square() * near).sum()
         count = count + near.sum()
     return total / count.clamp(min=1)
-
-
-def _motif_graphs(fixed: Tensor, batch: Tensor) -> list[tuple[Tensor, Tensor]]:
-    """``(atoms of the graph, its motif atoms)`` index pairs of every graph with a motif."""
-    out = []
-    for g in torch.unique(batch[fixed]).tolist():
-        atoms = (batch == g).nonzero(as_tuple=True)[0]
-        out.append((atoms, atoms[fixed[atoms]]))
-    return out
-
-
-def _pose_motif(target: Tensor, x0: Tensor, fixed: Tensor, batch: Tensor) -> Tensor:
-    """``target`` motif atoms moved rigidly (Kabsch, proper rotation) onto where ``x0`` has them."""
-    placed = target.clone()
-    for _, motif in _motif_graphs(fixed, batch):
-        rot, shift = kabsch(target[motif].double(), x0[motif].double())
-        placed[motif] = (target[motif].double() @ rot.T + shift).to(target.dtype)
-    return placed
-
-
-def _superpose_on_motif(x: Tensor, target: Tensor, fixed: Tensor, batch: Tensor) -> Tensor:
-    """Each chain with a motif moved rigidly so that its motif atoms best fit ``target``."""
-    x = x.clone()
-    for atoms, motif in _motif_graphs(fixed, batch):
-        rot, shift = kabsch(x[motif].double(), target[motif].double())
-        x[atoms] = (x[atoms].double() @ rot.T + shift).to(x.dtype)
-    return x
 
 
 class BackboneTask(DiffusionTask):
@@ -316,7 +270,7 @@ class BackboneTask(DiffusionTask):
         if len(motifs) != len(lengths):
             raise ValueError(f"{len(motifs)} motifs for {len(lengths)} lengths")
         rebuild = rebuild or self.rebuild
-        fixed, target, centers = self._motif_atoms(lengths, motifs)
+        fixed, target, centers = motif_atoms(lengths, motifs, self.pos_scale)
         x, batch = self._reverse(lengths, fixed, target, steps=steps, sampler=sampler, generator=generator,
                                  noise_scale=noise_scale, progress=progress)
         return self._finish(x, batch, lengths, motifs, centers, rebuild)
@@ -346,7 +300,7 @@ class BackboneTask(DiffusionTask):
                 x = remove_com(torch.where(fixed_d[:, None], noisy.to(x.dtype), x), batch_d)
             eps, x0 = self.predict(net, x, t_d.to(x.dtype).expand(len(lengths)), batch_d)
             if has_motif:
-                placed = _pose_motif(target_d, x0, fixed_d, batch_d)
+                placed = pose_motif(target_d, x0, fixed_d, batch_d)
             noise = None
             if sampler.needs_noise:
                 noise = scale * p.pos_noise(torch.zeros(n, 3), batch, generator).to(dev)
@@ -354,7 +308,7 @@ class BackboneTask(DiffusionTask):
             if progress is not None:
                 progress(k + 1)
         if has_motif:  # move each chain rigidly so that its motif lies on the target, then copy it
-            x = _superpose_on_motif(x, target_d, fixed_d, batch_d)
+            x = superpose_on_motif(x, target_d, fixed_d, batch_d)
         return torch.where(fixed[:, None], target, x.cpu()), batch
 
     @torch.inference_mode()
@@ -377,28 +331,6 @@ class BackboneTask(DiffusionTask):
         types = torch.arange(ATOMS_PER_RESIDUE).repeat(n // ATOMS_PER_RESIDUE)
         return Samples(torch.where(finite[batch][:, None], x, torch.zeros_like(x)).to(self.device),
                        types.to(self.device), batch.to(self.device), finite.to(self.device))
-
-    def _motif_atoms(self, lengths: Sequence[int], motifs: list[BackboneMotif | None]):
-        """Per atom: fixed mask, motif coordinates (scaled, centred per chain), per-chain centres."""
-        fixed, target, centers = [], [], []
-        for length, motif in zip(lengths, motifs):
-            f = torch.zeros(int(length), ATOMS_PER_RESIDUE, dtype=torch.bool)
-            tgt = torch.zeros(int(length), ATOMS_PER_RESIDUE, 3)
-            center = torch.zeros(3)
-            if motif is not None:
-                mask = torch.as_tensor(np.asarray(motif.mask, dtype=bool))
-                bb = torch.as_tensor(np.asarray(motif.backbone, dtype=np.float64))
-                if mask.shape != (int(length),) or bb.shape != (int(mask.sum()), ATOMS_PER_RESIDUE, 3):
-                    raise ValueError(f"motif: mask {tuple(mask.shape)} / backbone {tuple(bb.shape)} "
-                                     f"do not fit "
-                                     f"a chain of {length} residues")
-                center = bb.reshape(-1, 3).mean(0)
-                f[mask] = True
-                tgt[mask] = ((bb - center) * self.pos_scale).float()
-            fixed.append(f.reshape(-1))
-            target.append(tgt.reshape(-1, 3))
-            centers.append(center)
-        return torch.cat(fixed), torch.cat(target), centers
 
     def _finish(self, x, batch, lengths, motifs, centers, rebuild) -> list[GeneratedBackbone]:
         out = []
