@@ -10,7 +10,8 @@ Definitions (keys of :func:`backbone_metrics`):
   (:mod:`molgen.protein.geometry`);
 - ``clashes``: CA-CA pairs closer than 3.0 A with |i - j| > 2; ``clash_residue_share``: share of
   residues in at least one such pair;
-- ``helix`` / ``strand`` / ``loop``: 3-state DSSP fractions (:mod:`molgen.protein.dssp`);
+- ``helix`` / ``strand`` / ``loop``: 3-state DSSP fractions (PyDSSP, :mod:`molgen.protein.dssp`:
+  H = alpha, 3-10 and pi helices, E = any beta bridge);
 - ``rg``: CA radius of gyration (A); ``rg_ratio``: ``rg / (2.2 * L**0.38)``, the natural
   compact-protein scaling (Skolnick et al. 1997); ~1 for natural globular chains;
 - ``rama_allowed``: share of residues with both phi and psi in the allowed region of

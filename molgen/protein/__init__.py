@@ -1,4 +1,4 @@
-"""Protein backbones: geometry (frames, ideal atoms, dihedrals), DSSP-style secondary structure,
+"""Protein backbones: geometry (frames, ideal atoms, dihedrals), secondary structure (PyDSSP),
 motif-scaffolding contigs and export to Biopython structures / PDB / mmCIF.
 
 Coordinates are Angstrom; a backbone is ``[L, 4, 3]`` with atoms N, CA, C, O.

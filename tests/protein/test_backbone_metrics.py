@@ -44,7 +44,8 @@ def test_natural_chains(ts50: list[ChainRecord], helical_chain: ChainRecord) -> 
     assert m["rama_allowed"] > 0.95 and m["helix_right_handed"] == 1.0
     assert m["bond_n_ca_dev"] < 0.03 and m["angle_n_ca_c_dev"] < 4.0
     sheet = backbone_metrics(next(r for r in ts50 if r.name == "3on9A").backbone)
-    assert sheet["strand"] > 0.3 and sheet["helix"] < 0.05 and math.isnan(sheet["helix_right_handed"])
+    assert sheet["strand"] > 0.3 and sheet["helix"] < 0.05  # one 3-10 turn (PyDSSP's H includes G and I)
+    assert math.isnan(sheet["helix_right_handed"]) or sheet["helix_right_handed"] == 1.0
 
 
 def test_ts50_reference_summary(ts50: list[ChainRecord]) -> None:
