@@ -8,7 +8,7 @@ natural reference:
     nice python benchmarks/backbone.py --quick        # 2 backbones per length, 100 steps
     nice python benchmarks/backbone.py --n 8          # the default checkpoint's own steps
 
-Columns: CA-CA share within 3.8 +- 0.1 A, clash-free backbones (no CA-CA < 3 A, |i-j| > 2),
+Columns: CA-CA share within 3.8 +- 0.1 A, peptide C-N share within 1.33 +- 0.1 A, clash-free backbones (no CA-CA < 3 A, |i-j| > 2),
 residues in a clash, DSSP helix / strand / loop, Rg / (2.2 L^0.38), Ramachandran-allowed share,
 right-handed share of helical residues, seconds per backbone (batched, this machine).
 """
@@ -28,7 +28,7 @@ from molgen.metrics.backbone import summarize_backbones
 REPO = Path(__file__).resolve().parents[1]
 TS50 = REPO.parent / "shared" / "data" / "proteins" / "ts50.json"
 
-COLUMNS = [("ca_ca_valid", "CA-CA ok", 100), ("clash_free_share", "clash-free", 100),
+COLUMNS = [("ca_ca_valid", "CA-CA ok", 100), ("c_n_valid", "C-N ok", 100), ("clash_free_share", "clash-free", 100),
            ("clash_residue_share", "clash res", 100), ("helix", "helix", 100), ("strand", "strand", 100),
            ("loop", "loop", 100), ("rg_ratio", "Rg ratio", 1), ("rama_allowed", "Rama ok", 100),
            ("helix_right_handed", "RH helix", 100)]
@@ -84,13 +84,73 @@ def x0_geometry(task, backbones: list[np.ndarray], times: list[float], seed: int
     gen, rows = torch.Generator().manual_seed(seed), []
     for tv in times:
         t = torch.full((len(backbones),), float(tv))
-        eps = remove_com(torch.randn(pos.shape, generator=gen), batch)
         with torch.no_grad():
-            _, x0 = task.predict(task.sampling_net, task.process.add_noise(pos, eps, t[batch]), t, batch)
+            if hasattr(task, "predict_frames"):  # the frame model: one pass, no self-conditioning
+                x0 = _frame_x0(task, pos, batch[::4], t, gen)
+            else:
+                eps = remove_com(torch.randn(pos.shape, generator=gen), batch)
+                _, x0 = task.predict(task.sampling_net, task.process.add_noise(pos, eps, t[batch]), t, batch)
         chains = torch.split((x0 / task.pos_scale).reshape(-1, 4, 3), lengths)
         rows.append({"t": float(tv),
                      "ca_ca": float(np.concatenate([ca_ca_distances(c) for c in chains]).mean()),
                      "c_n": float(np.concatenate([bond_geometry(c)["c_n"] for c in chains]).mean())})
+    return rows
+
+
+def _frame_x0(task, pos: torch.Tensor, res_batch: torch.Tensor, t: torch.Tensor,
+              gen: torch.Generator) -> torch.Tensor:
+    """Atoms ``[4R, 3]`` (task units) of a frame model's clean estimate of ``pos`` noised to ``t``."""
+    from molgen.diffusion.frame_flow import BackboneFrames
+    from molgen.protein.geometry import frames_from_backbone
+
+    clean = BackboneFrames(*frames_from_backbone(pos.reshape(-1, 4, 3)), res_batch)
+    pred = task.predict_frames(task.sampling_net, task.process.noise(clean, t, gen), t)
+    return (task.atoms(pred) * task.pos_scale).reshape(-1, 3)
+
+
+def motif_problems(path: Path, count: int = 8, flank: int = 15) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``count`` motif-scaffolding problems from TS50: half helices, half strands (the first
+    stretch of 10-19 residues of one DSSP state in each chain, in file order), each between two
+    generated flanks of ``flank`` residues. Returns ``(name, motif mask [L], motif backbone)``."""
+    from molgen.io.chains import clean_chains, read_chains
+    from molgen.protein.dssp import assign_secondary_structure
+
+    found: dict[str, list] = {"H": [], "E": []}
+    for seg in clean_chains(read_chains(path), min_length=40):
+        ss = assign_secondary_structure(seg.backbone)
+        for state in ("H", "E"):
+            if len(found[state]) >= count // 2:
+                continue
+            runs = np.flatnonzero(np.diff(np.r_[0, (ss == state).astype(int), 0]))
+            for start, stop in zip(runs[::2], runs[1::2]):
+                if 10 <= stop - start:
+                    stop = min(stop, start + 19)
+                    mask = np.r_[np.zeros(flank, bool), np.ones(stop - start, bool), np.zeros(flank, bool)]
+                    found[state].append((f"{seg.name} {state} {start}-{stop - 1}", mask, seg.backbone[start:stop]))
+                    break
+    return found["H"] + found["E"]
+
+
+def motif_rows(args: argparse.Namespace) -> list[dict]:
+    """Motif RMSD, longest junction C-N and geometry of ``args.n`` scaffolds per TS50 motif problem."""
+    from molgen.checkpoint import load_task
+    from molgen.protein.contig import motif_rmsd
+    from molgen.sampling_backbone import junction_bonds
+    from molgen.tasks.backbone_motif import BackboneMotif
+
+    task, rows = load_task(args.ckpt), []
+    for k, (name, mask, motif) in enumerate(motif_problems(args.ts50)):
+        gen = torch.Generator().manual_seed(args.seed + k)
+        out = task.generate([len(mask)] * args.n, [BackboneMotif(mask, motif)] * args.n, steps=args.steps,
+                            generator=gen, rebuild=args.rebuild)
+        ok = [g.backbone for g in out if g.finite]
+        rmsd = [motif_rmsd(b, motif, mask) for b in ok]
+        junction = [float(junction_bonds(b, mask).max()) for b in ok]
+        rows.append({**summarize_backbones(ok), "set": name, "length": str(len(mask)),
+                     "motif_rmsd": float(np.mean(rmsd)), "junction_c_n_max": float(np.max(junction)),
+                     "s_per_backbone": float("nan")})
+        print(f"  {name}: motif RMSD {rows[-1]['motif_rmsd']:.3f} A, longest junction C-N "
+              f"{rows[-1]['junction_c_n_max']:.2f} A", flush=True)
     return rows
 
 
@@ -122,6 +182,8 @@ def main() -> None:
     parser.add_argument("--ts50", type=Path, default=TS50)
     parser.add_argument("--csv", type=Path, default=None, help="also write the rows here")
     parser.add_argument("--quick", action="store_true", help="2 backbones per length, 100 steps")
+    parser.add_argument("--motif", action="store_true",
+                        help="instead: 8 TS50 motif problems (4 helices, 4 strands), --n scaffolds each")
     parser.add_argument("--x0-check", action="store_true",
                         help="instead: CA-CA / C-N of x0_hat on noised TS50 chains (8 chains, 100 residues)")
     args = parser.parse_args()
@@ -138,6 +200,15 @@ def main() -> None:
     if args.quick:
         args.n, args.steps = 2, args.steps or 100
     torch.set_num_threads(args.threads)
+    if args.motif:
+        rows = motif_rows(args)
+        print(format_table(rows))
+        print("| problem | motif RMSD (A) | longest junction C-N (A) |\n|---|---|---|")
+        for r in rows:
+            print(f"| {r['set']} | {r['motif_rmsd']:.3f} | {r['junction_c_n_max']:.2f} |")
+        if args.csv is not None:
+            pd.DataFrame(rows).to_csv(args.csv, index=False)
+        return
     rows = sample_rows(args) + reference_rows(args.ts50)
     print(format_table(rows))
     if args.csv is not None:

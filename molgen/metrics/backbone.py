@@ -5,6 +5,7 @@ Definitions (keys of :func:`backbone_metrics`):
 
 - ``ca_ca_mean``; ``ca_ca_valid``: share of consecutive CA-CA distances within 3.80 +- 0.10 A;
 - ``chain_breaks``: peptide bonds C(i)-N(i+1) longer than 2.0 A;
+- ``c_n_valid``: share of peptide bonds C(i)-N(i+1) within 1.33 +- 0.10 A;
 - ``bond_<n_ca|ca_c|c_n>_mean`` (A) and ``_dev`` (mean |value - ideal|), and
   ``angle_<n_ca_c|ca_c_n|c_n_ca>_mean`` / ``_dev`` (degrees), ideal = Engh & Huber (1991)
   (:mod:`molgen.protein.geometry`);
@@ -38,6 +39,7 @@ from molgen.protein.geometry import IDEAL_BOND_ANGLES_DEG, IDEAL_BOND_LENGTHS, b
 
 __all__ = [
     "CA_CA_IDEAL",
+    "C_N_IDEAL",
     "backbone_metrics",
     "backbone_metrics_table",
     "bond_geometry",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 CA_CA_IDEAL = 3.80  # trans peptide CA-CA distance, A
+C_N_IDEAL = 1.33  # peptide bond, A (Engh & Huber 1.329)
 
 
 def _np(backbone: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -139,6 +142,8 @@ def backbone_metrics(backbone: np.ndarray | torch.Tensor) -> dict[str, float]:
     out["ca_ca_valid"] = float((np.abs(d - CA_CA_IDEAL) <= 0.1).mean()) if len(d) else float("nan")
     geo = bond_geometry(bb)
     out["chain_breaks"] = float((geo["c_n"] > 2.0).sum())
+    c_n = geo["c_n"]
+    out["c_n_valid"] = float((np.abs(c_n - C_N_IDEAL) <= 0.1).mean()) if len(c_n) else float("nan")
     for key, values in geo.items():
         kind = "bond" if key in ("n_ca", "ca_c", "c_n") else "angle"
         out[f"{kind}_{key}_mean"] = float(values.mean()) if len(values) else float("nan")

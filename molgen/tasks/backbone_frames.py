@@ -85,7 +85,9 @@ class FrameBackboneTask(DiffusionTask):
         self.atom_weight, self.geometry_weight = float(atom_weight), float(geometry_weight)
         self.geometry_t_max, self.pair_weight = float(geometry_t_max), float(pair_weight)
 
-    def _net(self, net: nn.Module, x: BackboneFrames, t: Tensor, sc: BackboneFrames | None) -> BackboneFrames:
+    def predict_frames(self, net: nn.Module, x: BackboneFrames, t: Tensor,
+                       sc: BackboneFrames | None = None) -> BackboneFrames:
+        """Clean frames estimated by ``net`` from ``x`` at chain times ``t`` [B] (zero CoM kept)."""
         pred = net(x, t, sc if getattr(net, "self_condition", False) else None)
         return BackboneFrames(pred.rotmats, remove_com(pred.trans, x.batch), x.batch)
 
@@ -118,8 +120,8 @@ class FrameBackboneTask(DiffusionTask):
             coin = float(torch.rand((), generator=generator))
             if coin < self.self_condition_prob:
                 with torch.no_grad():
-                    sc = self._net(self.net, noisy, t, None).detached()
-        pred = self._net(self.net, noisy, t, sc)
+                    sc = self.predict_frames(self.net, noisy, t, None).detached()
+        pred = self.predict_frames(self.net, noisy, t, sc)
         losses = p.loss(pred, clean, t)
         loss = losses.pop("loss")
         if max(self.atom_weight, self.geometry_weight, self.pair_weight) > 0:
@@ -223,7 +225,7 @@ class FrameBackboneTask(DiffusionTask):
             if has_motif:  # motif frames: the interpolant towards the posed motif at time t
                 x = x.where(res_fixed, p.noise(posed, torch.full((len(lengths),), t, device=dev), prior=prior))
                 x = BackboneFrames(x.rotmats, remove_com(x.trans, batch_d), batch_d)
-            pred = self._net(net, x, torch.full((len(lengths),), t, device=dev), sc)
+            pred = self.predict_frames(net, x, torch.full((len(lengths),), t, device=dev), sc)
             sc = pred
             if has_motif:
                 posed = self._pose(tgt, pred, res_fixed)
