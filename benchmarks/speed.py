@@ -6,7 +6,8 @@ shared) and with the straightforward "joint" path of peers (the pocket replicate
 its message passing recomputed in every layer of every step, as DiffSBDD does), at the default
 size and at DiffSBDD's size (6 layers x 256); training steps per second (batch 8); wall time and
 peak RSS to sample 100 ligands end to end (decode + write included); scaling with pocket size
-(200/400/800 atoms) and ligand size (10/25/50); achieved FLOP/s of a denoising step against this
+(200/400/800 atoms) and ligand size (10/25/50); the bond-aware denoiser (a feature and a bond
+type for every ligand atom pair) beside the atoms-only one, per step and per training step; achieved FLOP/s of a denoising step against this
 machine's measured matmul FLOP/s.
 
     python benchmarks/speed.py --quick          # a minute: smoke run
@@ -147,6 +148,81 @@ def train_step_time(net, batch_size: int, repeats: int, bf16: bool = False) -> f
     return out
 
 
+def build_bond_net(hidden: int, layers: int, context_layers: int, encoder_cutoff: float):
+    """The bond-aware denoiser (pair features for every ligand atom pair) at the same size."""
+    from molgen.data.featurize import pocket_feature_dim
+    from molgen.nn.bond_egnn import BondEGNN
+
+    torch.manual_seed(0)
+    return BondEGNN(n_types=9, hidden=hidden, n_layers=layers, context_dim=pocket_feature_dim("full"),
+                    context_cutoff=8.0, context_layers=context_layers,
+                    context_encoder_cutoff=encoder_cutoff).eval()
+
+
+def _ligand_state(n_lig: int, lig_atoms: int):
+    from molgen.diffusion.molecule_state import MoleculeState, all_pairs
+
+    g = torch.Generator().manual_seed(0)
+    batch = torch.repeat_interleave(torch.arange(n_lig), lig_atoms)
+    pairs = all_pairs(batch)
+    n = batch.numel()
+    return MoleculeState(torch.randn(n, 3, generator=g), torch.randint(0, 9, (n,), generator=g),
+                         torch.ones(n, dtype=torch.long), torch.randint(0, 5, (pairs.shape[1],), generator=g),
+                         pairs, batch, n_lig)
+
+
+@torch.inference_mode()
+def bond_step_time(net, pos, feat, n_lig: int, lig_atoms: int, repeats: int) -> float:
+    """Seconds per denoising step of the bond-aware denoiser, pocket encoded once and shared."""
+    x = _ligand_state(n_lig, lig_atoms)
+    ctx = net.encode_context(pos, feat, torch.zeros(pos.shape[0], dtype=torch.long))
+    shared = ctx.shared_by(torch.zeros(n_lig, dtype=torch.long))
+    t = torch.full((n_lig,), 0.5)
+    return best_time(lambda: net(x.pos, x.atom_types, x.charges, x.bond_types, x.pairs, t, x.batch,
+                                 context=shared), repeats)
+
+
+def bond_train_step_time(net, batch_size: int, repeats: int) -> float:
+    """Seconds per optimiser step of the bond-aware denoiser (flow loss on atoms, charges, bonds)."""
+    from molgen.diffusion.categorical import CategoricalFlow
+    from molgen.diffusion.molecule_flow import MoleculeFlow
+
+    pos, feat = pocket_with(400)
+    flow = MoleculeFlow(CategoricalFlow((1.0,) * 9), CategoricalFlow((0.1, 0.8, 0.1)),
+                        CategoricalFlow((0.9, 0.05, 0.03, 0.01, 0.01)))
+    x0 = _ligand_state(batch_size, 25)
+    net.train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-4)
+    c_batch = torch.repeat_interleave(torch.arange(batch_size), pos.shape[0])
+
+    def fn():
+        t = flow.sample_time(batch_size)
+        x = flow.noise(x0, t)
+        ctx = net.encode_context(pos.repeat(batch_size, 1), feat.repeat(batch_size, 1), c_batch)
+        pred = net(x.pos, x.atom_types, x.charges, x.bond_types, x.pairs, t, x.batch, context=ctx)
+        flow.loss(pred, x0)["loss"].backward()
+        opt.step()
+        opt.zero_grad()
+    out = best_time(fn, repeats)
+    net.eval()
+    return out
+
+
+def bond_aware_tables(cfg, sizes: dict, pos400, feat400, repeats: int) -> None:
+    """The bond-aware denoiser beside the atoms-only one at every size (issue 17's speed rows)."""
+    print(f"\n## Bond-aware denoiser beside the atoms-only one ({pos400.shape[0]}-atom pocket, 25-atom ligands)\n")
+    print("| model | ligands | atoms-only s / step | bond-aware s / step | ratio |\n|---|---|---|---|---|")
+    for name, size in sizes.items():
+        atoms, bonds = build_net(*size), build_bond_net(*size)
+        for nb in cfg.bond_aware.batches:
+            a = step_time(atoms, pos400, feat400, nb, 25, False, repeats)[0]
+            b = bond_step_time(bonds, pos400, feat400, nb, 25, repeats)
+            print(f"| {name} | {nb} | {a:.3f} | {b:.3f} | {b / a:.2f} |")
+    print(f"\n| model | bond-aware training s / step (batch {cfg.train_batch}, fp32) |\n|---|---|")
+    for name, size in sizes.items():
+        print(f"| {name} | {bond_train_step_time(build_bond_net(*size), cfg.train_batch, repeats):.2f} |")
+
+
 def sample_end_to_end(n: int, steps: int, ckpt: str | None, threads: int) -> tuple[float, float]:
     """Wall seconds and peak RSS (GB) of `molgen sample` for n ligands, in a fresh process."""
     import tempfile
@@ -197,6 +273,8 @@ def main(argv: list[str] | None = None) -> None:
             with autocast(True):
                 bf = step_time(net, pos400, feat400, 10, 25, False, repeats)[0]
             print(f"| {name} | {fp32:.3f} | {bf:.3f} |")
+    if cfg.bond_aware.batches:
+        bond_aware_tables(cfg, sizes, pos400, feat400, repeats)
     net = build_net(*next(iter(sizes.values())))
     print(f"\n## Scaling of the step time ({next(iter(sizes))}, 10 ligands)\n")
     print("| pocket atoms | ligand atoms | s / step |\n|---|---|---|")

@@ -75,3 +75,29 @@ def test_permuting_atoms_permutes_atom_outputs_and_bonds():
     dense[state.pairs[0], state.pairs[1]] = a.bond_logits
     dense = dense + dense.transpose(0, 1)
     torch.testing.assert_close(b.bond_logits, dense[perm][:, perm][moved.pairs[0], moved.pairs[1]])
+
+
+@pytest.mark.parametrize("reflect", [False, True], ids=["rotation", "reflection"])
+def test_bond_egnn_with_a_pocket_is_e3_equivariant_in_the_pocket_frame(reflect):
+    torch.manual_seed(0)
+    net = BondEGNN(n_types=4, hidden=16, edge_dim=8, n_layers=2, context_dim=5, context_cutoff=6.0,
+                   context_layers=1, context_encoder_cutoff=4.0).double()
+    inputs = _inputs()
+    g = torch.Generator().manual_seed(3)
+    c_pos = torch.randn(30, 3, generator=g, dtype=torch.float64) * 3
+    c_feat = torch.randn(30, 5, generator=g, dtype=torch.float64)
+    c_batch = torch.repeat_interleave(torch.arange(2), torch.tensor([14, 16]))
+
+    def fn(c_pos, **kw):
+        out = net(**kw, context=net.encode_context(c_pos, c_feat, c_batch))
+        return out.x0, out.atom_logits, out.charge_logits, out.bond_logits
+    assert_equivariant(fn, {**inputs, "c_pos": c_pos}, positions=["pos", "c_pos"],
+                       outputs=("position", "invariant", "invariant", "invariant"), reflect=reflect, atol=1e-8)
+    ctx = net.encode_context(c_pos, c_feat, c_batch)
+    with_pocket, without = net(**inputs, context=ctx), net(**inputs)
+    assert not torch.allclose(with_pocket.atom_logits, without.atom_logits), "the pocket must matter"
+
+
+def test_a_pocket_needs_a_context_path():
+    with pytest.raises(ValueError, match="context_dim=0"):
+        _net().encode_context(torch.zeros(2, 3), torch.zeros(2, 5), torch.zeros(2, dtype=torch.long))
