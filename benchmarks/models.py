@@ -33,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -184,8 +183,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--worker", metavar="MODEL", help=argparse.SUPPRESS)  # one model, in this process
     args = ap.parse_args(argv)
     cfg = benchmark_config("models", quick=args.quick, overrides=args.overrides)
-    # conf/hydra/launcher/basic.yaml shares its name with the plugin's schema on purpose (see molgen.cli)
-    warnings.filterwarnings("ignore", message=r"(?s).*validated against ConfigStore schema")
     if args.worker:
         print(RESULT_TAG + json.dumps(run_model(cfg, args.worker)), flush=True)
         return

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import warnings
 
 __all__ = ["main", "quote_list_values"]
 
@@ -52,7 +51,16 @@ def quote_list_values(arg: str) -> str:
     return arg
 
 
+HELP_COMMANDS = ("sample", "eval")
+"""Commands whose ``--help`` lists their main keys (:mod:`molgen.cli_help`) instead of Hydra's dump."""
+
+
 def _run_hydra(command: str, args: list[str]) -> None:
+    if command in HELP_COMMANDS and any(a in ("-h", "--help") for a in args):
+        from molgen.cli_help import command_help
+
+        print(command_help(command, HYDRA_COMMANDS[command][0]))
+        return
     import hydra
     from omegaconf import DictConfig
 
@@ -61,8 +69,6 @@ def _run_hydra(command: str, args: list[str]) -> None:
 
     config_name, module, _ = HYDRA_COMMANDS[command]
     register_resolvers()
-    # conf/hydra/launcher/{basic,joblib}.yaml share names with the plugins' own schemas on purpose
-    warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema.*")
     run = importlib.import_module(module).run
 
     @hydra.main(config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3")
@@ -73,7 +79,15 @@ def _run_hydra(command: str, args: list[str]) -> None:
             sys.exit(f"molgen {command}: error: {exc}")
 
     sys.argv = [f"molgen-{command}", *map(quote_list_values, args)]
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == 1:  # Hydra's exit on a config it could not compose: name the key that was meant
+            from molgen.cli_help import misspelt_key_hints
+
+            for hint in misspelt_key_hints(config_name, sys.argv[1:]):
+                print(f"molgen {command}: {hint}", file=sys.stderr)
+        raise
 
 
 def main(argv: list[str] | None = None) -> None:

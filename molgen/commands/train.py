@@ -6,6 +6,7 @@ import csv
 import logging
 import random
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -193,9 +194,44 @@ def build(cfg: DictConfig):
     return datamodule, task, trainer
 
 
+_LIGHTNING_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning",
+                      "lightning_fabric")
+
+
+class _NoTips(logging.Filter):
+    """Drops Lightning's advertising ("💡 Tip: ... try installing litlogger / litmodels")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+def quiet_lightning() -> None:
+    """Every Lightning log line once, through the handlers Hydra put on the root logger (console and
+    ``train.log``), without its advertising tips, and without the one deprecation warning the
+    latest Lightning (2.6.6) triggers in torch 2.13 (``isinstance(treespec, LeafSpec)``, from
+    Lightning's own ``_pytree`` module; no Lightning release avoids it yet, and only that message is
+    ignored). The ``lightning`` package gives its loggers console handlers of their own on import,
+    so each line was printed twice: by them and by Hydra's."""
+    import lightning.pytorch  # noqa: F401  (its import adds the handlers taken away here)
+
+    if logging.getLogger().handlers:  # under Hydra (or any configured logging): let root print
+        for name in _LIGHTNING_LOGGERS:
+            logger = logging.getLogger(name)
+            for handler in list(logger.handlers):
+                logger.removeHandler(handler)
+            logger.propagate = True
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoTips) for f in logger.filters):
+            logger.addFilter(_NoTips())
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+                            category=FutureWarning, module=r"lightning\.pytorch\.utilities\._pytree")
+
+
 def run(cfg: DictConfig) -> Path:
     from molgen.checkpoint import save_checkpoint
 
+    quiet_lightning()
     outdir = _output_dir()
     ckpt = _resolve_ckpt(cfg.get("ckpt_path"), outdir)
     datamodule, task, trainer = build(cfg)

@@ -125,9 +125,10 @@ class ComplexDataModule(L.LightningDataModule):
         )  # fmt: skip
 
     def prepare_data(self) -> None:
-        """Build the on-disk cache once (rank 0) so that every rank's ``setup`` just loads it."""
+        """Build the on-disk cache once (rank 0) so that every rank's ``setup`` just loads it; the
+        process that built it keeps the dataset (``setup`` would read and log it a second time)."""
         if self.cache_dir is not None:
-            self._make_dataset()
+            self.setup()
 
     def setup(self, stage: str | None = None) -> None:
         """Load the dataset and split it by group (idempotent)."""

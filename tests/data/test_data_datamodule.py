@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ def test_datamodule_on_posebusters_mini(posebusters_mini: Path, dataset_cache: P
     dm.prepare_data()
     dm.setup("fit")
     assert {k: len(v) for k, v in dm.splits.items()} == {"train": 16, "val": 4, "test": 0}
-    assert dm.dataset is not None and dm.dataset.from_cache
+    assert dm.dataset is not None
     batch = next(iter(dm.train_dataloader()))
     assert batch.num_graphs == 4 and batch.center.shape == (4, 3)
     assert batch.ligand_pos_batch.max().item() == 3 and batch.pocket_pos_batch.max().item() == 3
@@ -41,3 +42,19 @@ def test_datamodule_on_posebusters_mini(posebusters_mini: Path, dataset_cache: P
     model = dm.fit_ligand_size_model(n_bins=2)
     assert model.meta == {"pocket_mode": "full", "pocket_cutoff": 10.0}
     assert set(model.sizes) <= {n for _, n in dm.size_pairs("train")}
+
+
+def test_prepare_data_then_setup_reads_the_dataset_once(posebusters_mini: Path, dataset_cache: Path,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """``molgen train`` logged "posebusters dataset ... 20 complexes" twice: prepare_data built the
+    dataset for the cache and setup read it again; now the process that built it keeps it."""
+    with caplog.at_level(logging.INFO, logger="molgen.data.datasets.complexes"):
+        dm = ComplexDataModule(posebusters_mini, "posebusters", cache_dir=dataset_cache, val_fraction=0.2)
+        dm.prepare_data()
+        dataset = dm.dataset
+        dm.setup("fit")
+    assert dm.dataset is dataset and len(dm.splits["train"]) == 16
+    assert len([r for r in caplog.records if "posebusters dataset" in r.getMessage()]) == 1
+    other_rank = ComplexDataModule(posebusters_mini, "posebusters", cache_dir=dataset_cache, val_fraction=0.2)
+    other_rank.setup("fit")  # another DDP rank: no prepare_data, loads the cache rank 0 wrote
+    assert other_rank.dataset.from_cache and other_rank.splits == dm.splits
