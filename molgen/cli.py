@@ -1,4 +1,4 @@
-"""``molgen train|sample|eval|collect``: Hydra apps over the configs in ``conf/``.
+"""``molgen train|sample|eval|collect|data conformers``: Hydra apps over the configs in ``conf/``.
 
 ``molgen train task=molecule trainer.max_epochs=5`` composes ``conf/train.yaml`` with the given
 overrides (``-m`` for multirun sweeps); ``molgen --help`` lists the commands.
@@ -20,6 +20,8 @@ HYDRA_COMMANDS = {
     "train": ("train", "molgen.commands.train", "train a denoiser (conf/train.yaml)"),
     "sample": ("sample", "molgen.commands.sample", "generate ligands / molecules / backbones (conf/sample.yaml)"),
     "eval": ("eval", "molgen.commands.eval", "evaluate ligands: RDKit, Vina, PoseBusters (conf/eval.yaml)"),
+    "data conformers": ("data_conformers", "molgen.commands.conformers",
+                        "3D molecules from a SMILES file (conf/data_conformers.yaml)"),
 }
 PLAIN_COMMANDS: dict[str, tuple[str, str]] = {"collect": ("molgen.commands.collect", "merge the jobs of a sweep (-m) into one table")}
 
@@ -37,7 +39,8 @@ Examples:
 
 
 def _usage() -> str:
-    rows = [f"  {name:<8} {help_}" for name, (_, _, help_) in HYDRA_COMMANDS.items()]
+    rows = [f"  {name:<8} {help_}" if len(name) <= 8 else f"  {name}\n  {'':<8} {help_}"
+            for name, (_, _, help_) in HYDRA_COMMANDS.items()]
     rows += [f"  {name:<8} {help_}" for name, (_, help_) in PLAIN_COMMANDS.items()]
     return USAGE.format(commands="\n".join(rows))
 
@@ -78,7 +81,7 @@ def _run_hydra(command: str, args: list[str]) -> None:
         except MolgenInputError as exc:  # a user's mistake: one clear line, no traceback
             sys.exit(f"molgen {command}: error: {exc}")
 
-    sys.argv = [f"molgen-{command}", *map(quote_list_values, args)]
+    sys.argv = [f"molgen-{command.replace(' ', '-')}", *map(quote_list_values, args)]
     try:
         app()
     except SystemExit as exc:
@@ -97,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
         print(_usage())
         return
     command, args = argv[0], argv[1:]
+    if args and f"{command} {args[0]}" in HYDRA_COMMANDS:  # two-word commands: `molgen data conformers`
+        command, args = f"{command} {args[0]}", args[1:]
     if command in HYDRA_COMMANDS:
         _run_hydra(command, args)
     elif command in PLAIN_COMMANDS:
