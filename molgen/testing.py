@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
 __all__ = ["random_rotation", "assert_equivariant", "assert_permutation_equivariant", "assert_zero_com",
+           "random_molecule_inputs", "assert_bond_net_equivariant", "assert_bond_net_permutation_equivariant",
            "write_untrained_checkpoint"]
 
 Kind = str  # "position" (R x + t), "vector" (R x), "invariant" (x)
@@ -119,6 +120,89 @@ def assert_zero_com(pos: Tensor, batch: Tensor | None = None, atol: float = 1e-4
     com = sums / counts[:, None]
     if com.abs().max() > atol:
         raise AssertionError(f"centre of mass is not zero: max |com| = {com.abs().max().item():.3g}")
+
+
+def random_molecule_inputs(sizes: Sequence[int], n_types: int, *, n_charges: int = 3, n_bond_types: int = 5,
+                           seed: int = 0, dtype: torch.dtype = torch.float64) -> dict[str, Tensor]:
+    """Keyword inputs of a bond-aware denoiser, ``net(**inputs)``: a random noisy state of molecules
+    of ``sizes`` atoms (every pair of a molecule, ``i < j``) and a time per molecule."""
+    from molgen.diffusion.molecule_state import all_pairs
+
+    g = torch.Generator().manual_seed(seed)
+    batch = torch.repeat_interleave(torch.arange(len(sizes)), torch.tensor(list(sizes)))
+    pairs = all_pairs(batch)
+    n = batch.numel()
+    return dict(pos=torch.randn(n, 3, generator=g, dtype=dtype) * 1.5,
+                atom_types=torch.randint(0, n_types, (n,), generator=g),
+                charges=torch.randint(0, n_charges, (n,), generator=g),
+                bond_types=torch.randint(0, n_bond_types, (pairs.shape[1],), generator=g), pairs=pairs,
+                t=torch.rand(len(sizes), generator=g, dtype=dtype), batch=batch)
+
+
+def assert_bond_net_equivariant(net: Callable[..., Any], inputs: Mapping[str, Tensor], *,
+                                reflect: bool = False, self_condition: bool = False, pocket: Sequence[Tensor] | None = None,
+                                atol: float = 1e-8, seed: int = 0) -> None:
+    """E(3) check of a bond-aware denoiser (``MoleculePrediction`` out): ``x0`` moves with the input,
+    the logits of atom types, charges and bonds are invariant.
+
+    ``self_condition``: the network's own first estimate is fed back as ``cond`` (its ``x0`` moved
+    too). ``pocket``: ``(pos, feat, batch)`` of context atoms, encoded with ``net.encode_context``
+    in each call and moved with the rest; ``x0`` is then a position in the pocket's frame.
+    """
+    from molgen.diffusion.molecule_flow import MoleculePrediction
+
+    def encode(c_pos: Tensor | None):
+        return None if pocket is None else net.encode_context(c_pos, pocket[1], pocket[2])
+
+    c_pos = None if pocket is None else pocket[0]
+    prev = net(**inputs, context=encode(c_pos)) if self_condition else None
+
+    def fn(cond_x0: Tensor | None = None, c_pos: Tensor | None = None, **kw: Tensor):
+        cond = None if prev is None else MoleculePrediction(cond_x0, prev.atom_logits, prev.charge_logits,
+                                                            prev.bond_logits)
+        out = net(**kw, cond=cond, context=encode(c_pos))
+        return out.x0, out.atom_logits, out.charge_logits, out.bond_logits
+
+    args, positions, vectors = dict(inputs), ["pos"], []
+    if prev is not None:
+        args["cond_x0"] = prev.x0
+        vectors.append("cond_x0")
+    if pocket is not None:
+        args["c_pos"] = c_pos
+        positions.append("c_pos")
+    x0_kind = "position" if pocket is not None else "vector"
+    assert_equivariant(fn, args, positions=positions, vectors=vectors, reflect=reflect, atol=atol, seed=seed,
+                       outputs=(x0_kind, "invariant", "invariant", "invariant"))
+
+
+def assert_bond_net_permutation_equivariant(net: Callable[..., Any], inputs: Mapping[str, Tensor], *,
+                                            atol: float = 1e-8, seed: int = 0) -> None:
+    """Reordering the atoms inside each molecule reorders the atom outputs alike and carries each
+    pair's bond logits to where that pair lands (``MoleculeState.permute``)."""
+    from molgen.diffusion.molecule_state import MoleculeState
+
+    batch = inputs["batch"]
+    n = batch.numel()
+    state = MoleculeState(inputs["pos"], inputs["atom_types"], inputs["charges"], inputs["bond_types"],
+                          inputs["pairs"], batch, int(batch.max()) + 1)
+    noise = torch.rand(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    perm = torch.argsort(batch.double() + noise)  # a random order within each molecule
+    moved = state.permute(perm)
+
+    def call(s: MoleculeState):
+        return net(s.pos, s.atom_types, s.charges, s.bond_types, s.pairs, inputs["t"], s.batch)
+
+    a, b = call(state), call(moved)
+    dense = a.bond_logits.new_zeros(n, n, a.bond_logits.shape[-1])
+    dense[state.pairs[0], state.pairs[1]] = a.bond_logits
+    dense = dense + dense.transpose(0, 1)
+    expected = {"x0": a.x0[perm], "atom_logits": a.atom_logits[perm], "charge_logits": a.charge_logits[perm],
+                "bond_logits": dense[perm][:, perm][moved.pairs[0], moved.pairs[1]]}
+    for name, want in expected.items():
+        got = getattr(b, name)
+        if not torch.allclose(got, want, atol=atol):
+            raise AssertionError(f"{name} does not follow an atom permutation: "
+                                 f"max deviation {(got - want).abs().max().item():.3g}")
 
 
 def write_untrained_checkpoint(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Path:

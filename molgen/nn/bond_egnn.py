@@ -31,11 +31,46 @@ from molgen.nn.egnn import _ContextEncoder, _EdgeBlock
 from molgen.nn.embeddings import GaussianRBF, TimeEmbedding
 from molgen.nn.graph import radius_bipartite
 
-__all__ = ["BondEGNN"]
+__all__ = ["BondEGNN", "MoleculeInputs"]
 
 
 def _scatter_sum(src: Tensor, index: Tensor, n: int) -> Tensor:
     return src.new_zeros((n,) + src.shape[1:]).index_add_(0, index, src)
+
+
+class MoleculeInputs(nn.Module):
+    """Invariant inputs of a noisy molecule state: per atom the one-hot type and charge and the time
+    embedding, per pair the one-hot bond type; with ``self_condition`` also the previous clean
+    estimate's type, charge and bond probabilities and the radial features of its pair distances
+    (zeros when there is none yet). ``node_dim`` and ``edge_dim`` are the output widths."""
+
+    def __init__(self, n_types: int, n_charges: int, n_bond_types: int, time_dim: int, n_rbf: int,
+                 r_max: float, self_condition: bool) -> None:
+        super().__init__()
+        self.n_types, self.n_charges, self.n_bond_types = n_types, n_charges, n_bond_types
+        self.self_condition = bool(self_condition)
+        self.time = TimeEmbedding(time_dim)
+        self.rbf = GaussianRBF(n_rbf, r_max)
+        self.node_dim = (n_types + n_charges) * (2 if self.self_condition else 1) + time_dim
+        self.edge_dim = n_bond_types + ((n_bond_types + n_rbf) if self.self_condition else 0)
+
+    def forward(self, pos: Tensor, atom_types: Tensor, charges: Tensor, bond_types: Tensor, pairs: Tensor,
+                t: Tensor, batch: Tensor, cond: MoleculePrediction | None = None) -> tuple[Tensor, Tensor]:
+        """``(node [N, node_dim], edge [P, edge_dim])``."""
+        f = nn.functional
+        dt = pos.dtype
+        node = [f.one_hot(atom_types, self.n_types).to(dt), f.one_hot(charges, self.n_charges).to(dt),
+                self.time(t.to(dt))[batch]]
+        edge = [f.one_hot(bond_types, self.n_bond_types).to(dt)]
+        if self.self_condition:
+            if cond is None:
+                node.append(pos.new_zeros(pos.shape[0], self.n_types + self.n_charges))
+                edge.append(pos.new_zeros(pairs.shape[1], self.n_bond_types + self.rbf.n))
+            else:
+                node += [cond.atom_logits.softmax(-1), cond.charge_logits.softmax(-1)]
+                d_sc = (cond.x0[pairs[0]] - cond.x0[pairs[1]]).norm(dim=-1)
+                edge += [cond.bond_logits.softmax(-1), self.rbf(d_sc)]
+        return torch.cat(node, dim=-1), torch.cat(edge, dim=-1)
 
 
 class _BondLayer(nn.Module):
@@ -113,12 +148,10 @@ class BondEGNN(nn.Module):
                         if context_dim > 0 else None)
         self.n_types, self.n_charges, self.n_bond_types = n_types, n_charges, n_bond_types
         self.self_condition = bool(self_condition)
-        sc_node = (n_types + n_charges) if self.self_condition else 0
-        sc_edge = (n_bond_types + n_rbf) if self.self_condition else 0
-        self.time = TimeEmbedding(time_dim)
-        self.embed = nn.Linear(n_types + n_charges + time_dim + sc_node, hidden)
-        self.embed_e = nn.Linear(n_bond_types + sc_edge, edge_dim)
-        self.sc_rbf = GaussianRBF(n_rbf, r_max)
+        self.inputs = MoleculeInputs(n_types, n_charges, n_bond_types, time_dim, n_rbf, r_max,
+                                     self.self_condition)
+        self.embed = nn.Linear(self.inputs.node_dim, hidden)
+        self.embed_e = nn.Linear(self.inputs.edge_dim, edge_dim)
         self.layers = nn.ModuleList(
             _BondLayer(hidden, edge_dim, n_rbf, r_max, norm, coord_range,
                        self.context_cutoff if context_dim > 0 else None) for _ in range(n_layers))
@@ -140,21 +173,8 @@ class BondEGNN(nn.Module):
                 context: Context | None = None) -> MoleculePrediction:
         """Clean estimate of a noisy state (categories as indices, ``t`` [B] per graph). With a
         ``context``, coordinates are in its frame and the output is not re-centred."""
-        f = nn.functional
-        dt = pos.dtype
-        node = [f.one_hot(atom_types, self.n_types).to(dt), f.one_hot(charges, self.n_charges).to(dt),
-                self.time(t.to(dt))[batch]]
-        edge = [f.one_hot(bond_types, self.n_bond_types).to(dt)]
-        if self.self_condition:
-            if cond is None:
-                node.append(pos.new_zeros(pos.shape[0], self.n_types + self.n_charges))
-                edge.append(pos.new_zeros(pairs.shape[1], self.n_bond_types + self.sc_rbf.n))
-            else:
-                node += [cond.atom_logits.softmax(-1), cond.charge_logits.softmax(-1)]
-                d_sc = (cond.x0[pairs[0]] - cond.x0[pairs[1]]).norm(dim=-1)
-                edge += [cond.bond_logits.softmax(-1), self.sc_rbf(d_sc)]
-        h = self.embed(torch.cat(node, dim=-1))
-        e = self.embed_e(torch.cat(edge, dim=-1))
+        node, edge = self.inputs(pos, atom_types, charges, bond_types, pairs, t, batch, cond)
+        h, e = self.embed(node), self.embed_e(edge)
         edges = None if context is None else radius_bipartite(
             pos, context.pos, self.context_cutoff, context.context_index(batch), context.batch)
         x = pos

@@ -145,11 +145,14 @@ class _Conv(nn.Module):
     l=0 harmonic (scalar messages), ``n_directional`` more meet every harmonic. This keeps the
     per-edge tensor (the cost of the layer) near the size of the l > 0 part instead of
     ``n_0e * (sh_lmax + 1)**2``.
+
+    ``edge_dim > 0``: every edge also carries an invariant feature (e.g. a bond, see
+    :mod:`molgen.nn.bond_tfn`) that enters the radial MLP beside the distance.
     """
 
     def __init__(self, irreps_src: o3.Irreps, irreps_sh: o3.Irreps, irreps_out: o3.Irreps,
                  n_dst_scalars: int, n_directional: int, n_rbf: int, radial_hidden: int,
-                 norm: float) -> None:
+                 norm: float, edge_dim: int = 0) -> None:
         super().__init__()
         n_src_scalars = irreps_src.count("0e")
         rest = [(m, ir) for m, ir in irreps_src if ir != o3.Irrep("0e")]
@@ -169,6 +172,7 @@ class _Conv(nn.Module):
         self.src_rad = nn.Linear(n_src_scalars, radial_hidden, bias=False)
         self.dst_rad = nn.Linear(n_dst_scalars, radial_hidden)
         self.rbf_rad = nn.Linear(n_rbf, radial_hidden, bias=False)
+        self.edge_rad = nn.Linear(edge_dim, radial_hidden, bias=False) if edge_dim > 0 else None
         self.radial = nn.Sequential(nn.SiLU(), nn.Linear(radial_hidden, radial_hidden), nn.SiLU(),
                                     nn.Linear(radial_hidden, self.tp.weight_numel))
         self.out = o3.Linear(mid_irreps, irreps_out)
@@ -179,9 +183,11 @@ class _Conv(nn.Module):
         """Per-node source terms (cached once per sample for context atoms)."""
         return torch.cat([self.src_lin(x_src), self.src_rad(x_src[:, : self.n_src_scalars])], dim=-1)
 
-    def forward(self, src_proj: Tensor, x_dst: Tensor, e: _Edges) -> Tensor:
+    def forward(self, src_proj: Tensor, x_dst: Tensor, e: _Edges, edge_feat: Tensor | None = None) -> Tensor:
         feat, rad_src = src_proj.split([self.src_dim, src_proj.shape[1] - self.src_dim], dim=-1)
         rad = self.rbf_rad(e.rbf) + rad_src[e.src] + self.dst_rad(x_dst[:, : self.n_dst_scalars])[e.dst]
+        if self.edge_rad is not None:
+            rad = rad + self.edge_rad(edge_feat)
         msg = self.tp(feat[e.src], e.sh, self.radial(rad) * e.env)
         return self.out(_scatter_sum(msg, e.dst, e.n_dst) / self.norm)
 
@@ -190,22 +196,24 @@ class _Layer(nn.Module):
     """Self-connection + ligand convolution (+ context convolution) -> gate -> residual, norm."""
 
     def __init__(self, irreps_in: o3.Irreps, irreps_hidden: o3.Irreps, irreps_ctx: o3.Irreps | None,
-                 irreps_sh: o3.Irreps, n_rbf: int, radial_hidden: int, norm: float) -> None:
+                 irreps_sh: o3.Irreps, n_rbf: int, radial_hidden: int, norm: float,
+                 edge_dim: int = 0) -> None:
         super().__init__()
         self.gate = _gate(irreps_hidden)
         g = self.gate.irreps_in
         self.sc = o3.Linear(irreps_in, g, biases=True)
         n_dir = max([m for m, ir in irreps_hidden if ir.l > 0], default=0)
         n_scalars = irreps_in.count("0e")  # the destination's (this layer's input) 0e channels
-        self.ll = _Conv(irreps_in, irreps_sh, g, n_scalars, n_dir, n_rbf, radial_hidden, norm)
+        self.ll = _Conv(irreps_in, irreps_sh, g, n_scalars, n_dir, n_rbf, radial_hidden, norm, edge_dim)
         self.cl = (_Conv(irreps_ctx, irreps_sh, g, n_scalars, n_dir, n_rbf, radial_hidden, norm)
                    if irreps_ctx is not None else None)
         self.residual = irreps_in == irreps_hidden
         self.norm = _IrrepsNorm(irreps_hidden)
 
     def forward(self, x: Tensor, ll: _Edges, cl: _Edges | None = None,
-                ctx_proj: Tensor | None = None) -> Tensor:
-        y = self.sc(x) + self.ll(self.ll.project_src(x), x, ll)
+                ctx_proj: Tensor | None = None, ll_feat: Tensor | None = None) -> Tensor:
+        """``ll_feat``: features of the ligand edges (with ``edge_dim > 0``)."""
+        y = self.sc(x) + self.ll(self.ll.project_src(x), x, ll, ll_feat)
         if cl is not None and self.cl is not None:
             y = y + self.cl(ctx_proj, x, cl)
         y = self.gate(y)
