@@ -46,6 +46,8 @@ class BackboneDataModule(L.LightningDataModule):
         files: chain files (paths / globs, or ``{source: patterns}``), see :class:`ChainDataset`.
         cache_dir: where the processed segments are cached.
         min_length, max_length, dedupe: segment filters.
+        held_out, held_out_identity: drop segments at least this identical to a chain of these
+            files (the test set), see :func:`~molgen.data.datasets.chains.cache_chains`.
         crop_length: training crop, an int or an inclusive ``[min, max]`` range.
         val_crop_length: fixed crop of validation items (None: uncropped).
         val_fraction: share of source files held out for validation.
@@ -61,6 +63,8 @@ class BackboneDataModule(L.LightningDataModule):
         min_length: int = 40,
         max_length: int | None = None,
         dedupe: bool = True,
+        held_out: FileSpec | None = None,
+        held_out_identity: float = 0.4,
         crop_length: int | Sequence[int] | None = (50, 128),
         val_crop_length: int | None = 128,
         val_fraction: float = 0.05,
@@ -69,9 +73,11 @@ class BackboneDataModule(L.LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        self.files = {k: list(v) if not isinstance(v, str) else v for k, v in files.items()} \
-            if isinstance(files, Mapping) else list(files)
+        # a source set to null is left out
+        self.files = {k: list(v) if not isinstance(v, str) else v for k, v in files.items()
+                      if v is not None} if isinstance(files, Mapping) else list(files)
         self.cache_dir, self.dedupe = cache_dir, dedupe
+        self.held_out, self.held_out_identity = held_out, float(held_out_identity)
         self.min_length, self.max_length = min_length, max_length
         self.crop_length = crop_length if crop_length is None or isinstance(crop_length, int) \
             else tuple(crop_length)
@@ -83,7 +89,8 @@ class BackboneDataModule(L.LightningDataModule):
 
     def _dataset(self, crop) -> ChainDataset:
         return ChainDataset(self.files, cache_dir=self.cache_dir, min_length=self.min_length,
-                            max_length=self.max_length, dedupe=self.dedupe, crop_length=crop,
+                            max_length=self.max_length, dedupe=self.dedupe, held_out=self.held_out,
+                            held_out_identity=self.held_out_identity, crop_length=crop,
                             seed=self.seed, center=True, with_frames=False)
 
     def prepare_data(self) -> None:

@@ -82,3 +82,23 @@ def test_bad_inputs(tmp_path: Path) -> None:
         expand_files([str(tmp_path / "*.pdb")])
     with pytest.raises(MolgenInputError, match="crop_length"):
         ChainDataset([tmp_path / "x.pdb"], cache_dir=tmp_path, crop_length=(80, 50))
+
+
+def test_held_out_identity_filter(few_files: dict[str, list[Path]], tmp_path: Path) -> None:
+    """A pool holding a held-out chain (and a file of it) loses exactly the segments >= 40 %
+    identical to it; the held-out files take part in the cache key."""
+    from molgen.protein.sequence import max_identity, sequence_identity
+
+    held = few_files["posebusters"][0]
+    full = ChainDataset(few_files, cache_dir=tmp_path, crop_length=None)
+    filtered = ChainDataset(few_files, cache_dir=tmp_path, crop_length=None, held_out=str(held))
+    assert filtered.cache_path != full.cache_path
+    held_seqs = [r.seq for r in read_chains(held)]
+    seqs = [full.record(i).seq for i in range(len(full))]
+    similar = [s for s in seqs if max_identity(s, held_seqs) >= 0.4]
+    assert similar and len(filtered) == len(full) - len(similar)
+    assert sum(v["held_out_similar"] for v in filtered.statistics().values()) == len(similar)
+    assert all(max_identity(filtered.record(i).seq, held_seqs) < 0.4 for i in range(len(filtered)))
+    assert sequence_identity("ACDEFGHIKLMN", "DEFGHIK") == 1.0  # over the shorter chain
+    assert sequence_identity("ACDEFGHIKL", "ACDEFGHIKW") == pytest.approx(0.9)
+    assert sequence_identity("", "ACD") == 0.0 and max_identity("ACD", []) == 0.0

@@ -4,10 +4,13 @@ Pipeline per source file (:mod:`molgen.io.chains`): read every protein chain (fi
 standard amino acids, best altloc), drop residues missing any of N/CA/C/O, split at chain breaks
 (C(i)-N(i+1) > 2.0 A), keep segments of ``min_length`` residues or more (and at most
 ``max_length`` if set); optionally drop exact-sequence duplicates (homo-oligomer copies,
-repeated receptors), keeping the first.
+repeated receptors), keeping the first; optionally drop every segment at least
+``held_out_identity`` identical (:func:`molgen.protein.sequence.sequence_identity`) to a chain of
+the ``held_out`` files (the test set: no leakage).
 
-Default pool (see :func:`training_chain_files`): the protein chains of PoseBusters 308 and the
-100 CrossDocked test receptors; TS50 is held out for evaluation.
+Default pool (see :func:`training_chain_files`): the protein chains of PoseBusters 308, the
+100 CrossDocked test receptors and the 92 FEP-benchmark proteins; TS50 is held out for
+evaluation (``conf/data/backbone.yaml`` drops chains >= 40 % identical to a TS50 chain).
 
 The processed segments are saved once under ``cache_dir`` as one ``.pt`` of concatenated tensors
 plus offsets, keyed by a hash of the files (path, size, mtime) and the filter settings.
@@ -58,7 +61,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the held-out filter (local-alignment identity)
 
 FileSpec = Sequence[str | os.PathLike[str]] | Mapping[str, Sequence[str | os.PathLike[str]] | str]
 
@@ -75,14 +78,16 @@ def chain_source_files(data_root: str | os.PathLike[str]) -> dict[str, list[Path
     return {
         "posebusters": sorted(root.glob("posebusters_308/*.pdb.gz")),
         "crossdocked": sorted(root.glob("crossdocked_test/*/*_rec.pdb")),
+        "fep": sorted(root.glob("fep_benchmark/*/*_protein.pdb.gz")),
         "ts50": sorted(root.glob("proteins/ts50.json")),
     }
 
 
 def training_chain_files(data_root: str | os.PathLike[str]) -> dict[str, list[Path]]:
-    """The training pool: PoseBusters 308 chains and CrossDocked receptors (TS50 held out)."""
+    """The training pool: PoseBusters 308 chains, CrossDocked receptors and FEP-benchmark
+    proteins (TS50 held out)."""
     files = chain_source_files(data_root)
-    return {k: files[k] for k in ("posebusters", "crossdocked")}
+    return {k: files[k] for k in ("posebusters", "crossdocked", "fep")}
 
 
 def expand_files(files: FileSpec) -> dict[str, list[Path]]:
@@ -118,14 +123,17 @@ def _cache_key(sources: dict[str, list[Path]], settings: dict[str, object]) -> s
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _process(sources: dict[str, list[Path]], settings: dict[str, object]) -> dict[str, object]:
+def _process(sources: dict[str, list[Path]], settings: dict[str, object],
+             held_out: Sequence[str] = ()) -> dict[str, object]:
+    from molgen.protein.sequence import max_identity
+
     segments: list[ChainRecord] = []
     segment_source: list[str] = []
     stats: dict[str, dict[str, int]] = {}
     seen: set[str] = set()
     for source, paths in sources.items():
         s = stats.setdefault(source, dict.fromkeys(("files", "chains", "residues", "segments",
-                                                    "segment_residues", "duplicates"), 0))  # fmt: skip
+                                                    "segment_residues", "duplicates", "held_out_similar"), 0))
         for path in paths:
             records = read_chains(path)
             s["files"] += 1
@@ -138,6 +146,9 @@ def _process(sources: dict[str, list[Path]], settings: dict[str, object]) -> dic
                     s["duplicates"] += 1
                     continue
                 seen.add(seg.seq)
+                if held_out and max_identity(seg.seq, held_out) >= settings["held_out_identity"]:
+                    s["held_out_similar"] += 1
+                    continue
                 segments.append(seg)
                 segment_source.append(source)
                 s["segments"] += 1
@@ -166,17 +177,25 @@ def cache_chains(
     max_length: int | None = None,
     max_peptide_bond: float = 2.0,
     dedupe: bool = False,
+    held_out: FileSpec | None = None,
+    held_out_identity: float = 0.4,
 ) -> Path:
-    """Parse and filter ``files`` into the cache unless it is there already; return its path."""
+    """Parse and filter ``files`` into the cache unless it is there already; return its path.
+    Segments ``held_out_identity`` or more identical to a chain of ``held_out`` are dropped."""
     sources = expand_files(files)
-    settings = {"min_length": min_length, "max_length": max_length,
-                "max_peptide_bond": max_peptide_bond, "dedupe": dedupe}  # fmt: skip
+    if isinstance(held_out, (str, os.PathLike)):
+        held_out = [held_out]
+    held = [p for paths in expand_files(held_out).values() for p in paths] if held_out else []
+    settings = {"min_length": min_length, "max_length": max_length, "max_peptide_bond": max_peptide_bond,
+                "dedupe": dedupe, "held_out": [_fingerprint(p) for p in held],
+                "held_out_identity": float(held_out_identity)}  # fmt: skip
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = cache_dir / f"chains_{_cache_key(sources, settings)}.pt"
     if path.is_file():
         return path
     log.info("processing %d chain files into %s", sum(map(len, sources.values())), path)
-    blob = _process(sources, settings)
+    held_seqs = [r.seq for p in held for r in read_chains(p)]
+    blob = _process(sources, settings, held_seqs)
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
     return path
@@ -189,7 +208,8 @@ class ChainDataset(torch.utils.data.Dataset):
         files: paths / glob patterns, or ``{source: patterns}`` (sources name the count rows of
             :meth:`statistics`).
         cache_dir: where the processed file goes (default :func:`default_cache_dir`).
-        min_length, max_length, max_peptide_bond, dedupe: segment filters (:func:`cache_chains`).
+        min_length, max_length, max_peptide_bond, dedupe, held_out, held_out_identity: segment
+            filters (:func:`cache_chains`).
         crop_length: longest item; an int, an inclusive ``(min, max)`` range drawn per access,
             or None (no cropping). Segments shorter than the drawn length stay whole.
         seed: seed of the crop draws.
@@ -207,6 +227,8 @@ class ChainDataset(torch.utils.data.Dataset):
         max_length: int | None = None,
         max_peptide_bond: float = 2.0,
         dedupe: bool = False,
+        held_out: FileSpec | None = None,
+        held_out_identity: float = 0.4,
         crop_length: int | tuple[int, int] | Sequence[int] | None = 256,
         seed: int = 0,
         center: bool = True,
@@ -226,6 +248,8 @@ class ChainDataset(torch.utils.data.Dataset):
             max_length=max_length,
             max_peptide_bond=max_peptide_bond,
             dedupe=dedupe,
+            held_out=held_out,
+            held_out_identity=held_out_identity,
         )
         try:
             blob = torch.load(self.cache_path, weights_only=True)
