@@ -136,7 +136,7 @@ def motif_rows(args: argparse.Namespace) -> list[dict]:
     from molgen.checkpoint import load_task
     from molgen.protein.contig import motif_rmsd
     from molgen.sampling_backbone import junction_bonds
-    from molgen.tasks.backbone_motif import BackboneMotif
+    from molgen.tasks.backbone_common import BackboneMotif
 
     task, rows = load_task(args.ckpt), []
     for k, (name, mask, motif) in enumerate(motif_problems(args.ts50)):

@@ -31,10 +31,8 @@ N(i+1)); ``"ideal"`` rebuilds N, C and O from each residue's frame.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -42,48 +40,12 @@ from molgen.diffusion.com import remove_com
 from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
 from molgen.nn.backbone_net import ATOMS_PER_RESIDUE
-from molgen.protein.geometry import (
-    IDEAL_BOND_ANGLES_DEG,
-    IDEAL_BOND_LENGTHS,
-    backbone_from_frames,
-    dihedral,
-    frames_from_backbone,
-    place_atom,
-)
-from molgen.nn.base import Context
-from molgen.tasks.backbone_motif import (BackboneMotif, GeneratedBackbone, motif_atoms, pose_motif,
-                                         superpose_on_motif)
-from molgen.tasks.base import DiffusionTask, Graphs, Samples
+from molgen.tasks.backbone_common import (REBUILD_MODES, BackboneMotif, BackboneSampling, GeneratedBackbone,
+                                          pose_motif, rebuild_backbone, superpose_on_motif)
+from molgen.tasks.base import DiffusionTask, Graphs
 
 __all__ = ["BackboneMotif", "BackboneTask", "GeneratedBackbone", "REBUILD_MODES", "local_distance_error",
            "pair_distance_error", "rebuild_backbone"]
-
-REBUILD_MODES = ("none", "oxygen", "ideal")
-
-
-def rebuild_backbone(backbone: Tensor, mode: str = "oxygen", keep: Tensor | None = None) -> Tensor:
-    """Idealise a backbone ``[L, 4, 3]`` (see module docstring); residues in ``keep`` stay as given."""
-    if mode not in REBUILD_MODES:
-        raise ValueError(f"rebuild={mode!r}: choose one of {REBUILD_MODES}")
-    if mode == "none" or backbone.shape[0] == 0:
-        return backbone
-    if mode == "ideal":
-        rot, trans = frames_from_backbone(backbone)
-        new = backbone_from_frames(rot, trans)
-    else:
-        n, ca, c = backbone[:, 0], backbone[:, 1], backbone[:, 2]
-        if backbone.shape[0] > 1:
-            psi = dihedral(n[:-1], ca[:-1], c[:-1], n[1:])
-            psi = torch.cat([psi, psi[-1:]])
-        else:
-            psi = torch.zeros_like(n[:, 0])
-        o = place_atom(n, ca, c, IDEAL_BOND_LENGTHS["C-O"], math.radians(IDEAL_BOND_ANGLES_DEG["CA-C-O"]),
-                       psi + math.pi)
-        new = torch.cat([backbone[:, :3], o[:, None]], dim=1)
-    if keep is not None:
-        new = torch.where(keep[:, None, None], backbone, new)
-    return new
-
 
 # atom pairs (residue offset, atom a of residue i, atom b of residue i + offset): the bonded and
 # next-neighbour distances that fix local backbone geometry (N, CA, C, O = 0, 1, 2, 3)
@@ -127,7 +89,7 @@ def pair_distance_error(pred: Tensor, true: Tensor, batch: Tensor, mask: Tensor 
     return total / count.clamp(min=1)
 
 
-class BackboneTask(DiffusionTask):
+class BackboneTask(BackboneSampling, DiffusionTask):
     """Trains an unconditional backbone denoiser; samples chains of given lengths, with motifs.
 
     Args:
@@ -225,56 +187,7 @@ class BackboneTask(DiffusionTask):
             loss = loss + self.pair_weight * pair
         return {"loss": loss, **losses}
 
-    def on_train_epoch_start(self) -> None:
-        """New random crops each epoch (``ChainDataset.set_epoch``)."""
-        dm = getattr(self.trainer, "datamodule", None)
-        if dm is not None and hasattr(dm, "set_epoch"):
-            dm.set_epoch(self.current_epoch)
-
-    def validation_samples(self, batch: Any, generator: torch.Generator) -> dict[str, float]:
-        """Backbone metrics of a few chains as long as the batch's first one."""
-        from molgen.metrics.backbone import summarize_backbones
-
-        length = int((batch.batch == 0).sum())
-        out = self.generate([length] * self.val_samples, steps=self.val_sample_steps, generator=generator)
-        ok = [g.backbone for g in out if g.finite]
-        if not ok:
-            return {"ca_ca_valid": 0.0}
-        s = summarize_backbones(ok)
-        return {k: s[k] for k in ("ca_ca_valid", "clash_free_share", "helix", "strand", "rama_allowed")}
-
     # ---- sampling ---------------------------------------------------------------------------
-    @torch.inference_mode()
-    def generate(
-        self,
-        lengths: Sequence[int],
-        motifs: Sequence[BackboneMotif | None] | None = None,
-        *,
-        steps: int | None = None,
-        sampler: Sampler | None = None,
-        generator: torch.Generator | None = None,
-        rebuild: str | None = None,
-        noise_scale: float | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[GeneratedBackbone]:
-        """Sample one chain per entry of ``lengths`` (residues), all in one batch.
-
-        ``motifs[k]`` (optional) fixes residues of chain k (see module docstring). ``generator``
-        (CPU) makes the run reproducible; ``progress(k)`` is called after each step.
-        ``noise_scale`` (default: the task's) multiplies the sampler's fresh noise (< 1: a lower
-        temperature, as protein samplers commonly use).
-        """
-        if any(int(n) < 1 for n in lengths):
-            raise ValueError(f"lengths must be >= 1 residue, got {list(lengths)}")
-        motifs = list(motifs) if motifs is not None else [None] * len(lengths)
-        if len(motifs) != len(lengths):
-            raise ValueError(f"{len(motifs)} motifs for {len(lengths)} lengths")
-        rebuild = rebuild or self.rebuild
-        fixed, target, centers = motif_atoms(lengths, motifs, self.pos_scale)
-        x, batch = self._reverse(lengths, fixed, target, steps=steps, sampler=sampler, generator=generator,
-                                 noise_scale=noise_scale, progress=progress)
-        return self._finish(x, batch, lengths, motifs, centers, rebuild)
-
     @torch.inference_mode()
     def _reverse(self, lengths: Sequence[int], fixed: Tensor, target: Tensor, *, steps: int | None,
                  sampler: Sampler | None, generator: torch.Generator | None,
@@ -310,41 +223,3 @@ class BackboneTask(DiffusionTask):
         if has_motif:  # move each chain rigidly so that its motif lies on the target, then copy it
             x = superpose_on_motif(x, target_d, fixed_d, batch_d)
         return torch.where(fixed[:, None], target, x.cpu()), batch
-
-    @torch.inference_mode()
-    def denoise(self, n_atoms: Tensor, context: Context | None = None, *, steps: int | None = None,
-                sampler: Sampler | None = None, generator: torch.Generator | None = None,
-                progress: Callable[[int], None] | None = None) -> Samples:
-        """The base contract (``n_atoms`` = 4 x residues per chain): unconditional chains in the
-        diffusion units, ``types`` the atom kinds 0..3 (N, CA, C, O)."""
-        if context is not None:
-            raise ValueError("task=backbone takes no context")
-        if bool((n_atoms % ATOMS_PER_RESIDUE).any()):
-            raise ValueError(f"n_atoms must be multiples of 4 (N, CA, C, O per residue), "
-                             f"got {n_atoms.tolist()}")
-        lengths = (n_atoms // ATOMS_PER_RESIDUE).tolist()
-        n = int(n_atoms.sum())
-        x, batch = self._reverse(lengths, torch.zeros(n, dtype=torch.bool), torch.zeros(n, 3), steps=steps,
-                                 sampler=sampler, generator=generator, progress=progress)
-        bad = ~torch.isfinite(x).all(-1)
-        finite = torch.bincount(batch[bad], minlength=len(lengths)) == 0
-        types = torch.arange(ATOMS_PER_RESIDUE).repeat(n // ATOMS_PER_RESIDUE)
-        return Samples(torch.where(finite[batch][:, None], x, torch.zeros_like(x)).to(self.device),
-                       types.to(self.device), batch.to(self.device), finite.to(self.device))
-
-    def _finish(self, x, batch, lengths, motifs, centers, rebuild) -> list[GeneratedBackbone]:
-        out = []
-        for k, (length, motif) in enumerate(zip(lengths, motifs)):
-            pos = x[batch == k].double()
-            finite = bool(torch.isfinite(pos).all())
-            bb = (pos / self.pos_scale).reshape(int(length), ATOMS_PER_RESIDUE, 3)
-            mask = np.zeros(int(length), dtype=bool) if motif is None else np.asarray(motif.mask, dtype=bool)
-            if not finite:
-                out.append(GeneratedBackbone(np.zeros((int(length), 4, 3), np.float32), mask, False))
-                continue
-            bb = rebuild_backbone(bb, rebuild, torch.as_tensor(mask)) + centers[k]
-            arr = bb.numpy().astype(np.float32)
-            if motif is not None:
-                arr[mask] = np.asarray(motif.backbone, dtype=np.float32)  # exact input coordinates
-            out.append(GeneratedBackbone(arr, mask, True))
-        return out

@@ -23,29 +23,22 @@ input motif and the motif atoms are copied from the input (exactly its coordinat
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Callable, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from molgen.diffusion.com import remove_com
 from molgen.diffusion.frame_flow import BackboneFrames, FrameEulerSampler, FrameFlow
 from molgen.nn.backbone_net import ATOMS_PER_RESIDUE
-from molgen.nn.base import Context
 from molgen.protein.geometry import chain_backbone_from_frames, frames_from_backbone, frames_from_points
-from molgen.tasks.backbone import REBUILD_MODES, local_distance_error, pair_distance_error
-from molgen.tasks.backbone_motif import (BackboneMotif, GeneratedBackbone, motif_atoms, pose_motif,
-                                         superpose_on_motif)
-from molgen.tasks.base import DiffusionTask, Graphs, Samples
+from molgen.tasks.backbone import local_distance_error, pair_distance_error
+from molgen.tasks.backbone_common import BackboneSampling, pose_motif, superpose_on_motif
+from molgen.tasks.base import DiffusionTask, Graphs
 
 __all__ = ["FrameBackboneTask"]
 
-log = logging.getLogger(__name__)
-
-
-class FrameBackboneTask(DiffusionTask):
+class FrameBackboneTask(BackboneSampling, DiffusionTask):
     """Trains a frame denoiser; samples chains of given lengths, with motifs (module docstring).
 
     Args:
@@ -84,6 +77,7 @@ class FrameBackboneTask(DiffusionTask):
         self.self_condition_prob = float(self_condition_prob)
         self.atom_weight, self.geometry_weight = float(atom_weight), float(geometry_weight)
         self.geometry_t_max, self.pair_weight = float(geometry_t_max), float(pair_weight)
+        self.rebuild = "none"  # frames give ideal residues (O from the next residue's N) already
 
     def predict_frames(self, net: nn.Module, x: BackboneFrames, t: Tensor,
                        sc: BackboneFrames | None = None) -> BackboneFrames:
@@ -140,71 +134,17 @@ class FrameBackboneTask(DiffusionTask):
                 loss = loss + self.pair_weight * losses["loss_pair"]
         return {"loss": loss, **losses}
 
-    def on_train_epoch_start(self) -> None:
-        """New random crops each epoch (``ChainDataset.set_epoch``)."""
-        dm = getattr(self.trainer, "datamodule", None)
-        if dm is not None and hasattr(dm, "set_epoch"):
-            dm.set_epoch(self.current_epoch)
-
-    def validation_samples(self, batch: Any, generator: torch.Generator) -> dict[str, float]:
-        """Backbone metrics of a few chains as long as the batch's first one."""
-        from molgen.metrics.backbone import summarize_backbones
-
-        length = int((batch.batch == 0).sum())
-        out = self.generate([length] * self.val_samples, steps=self.val_sample_steps, generator=generator)
-        s = summarize_backbones([g.backbone for g in out if g.finite])
-        return {k: s[k] for k in ("ca_ca_valid", "clash_free_share", "helix", "strand", "rama_allowed")}
-
     # ---- sampling ---------------------------------------------------------------------------
-    @torch.inference_mode()
-    def generate(
-        self,
-        lengths: Sequence[int],
-        motifs: Sequence[BackboneMotif | None] | None = None,
-        *,
-        steps: int | None = None,
-        sampler: FrameEulerSampler | None = None,
-        generator: torch.Generator | None = None,
-        rebuild: str | None = None,
-        noise_scale: float | None = None,
-        progress: Callable[[int], None] | None = None,
-    ) -> list[GeneratedBackbone]:
-        """Sample one chain per entry of ``lengths`` (residues), all in one batch, as
-        :meth:`molgen.tasks.backbone.BackboneTask.generate` does. Frames give ideal backbones, so
-        every ``rebuild`` mode gives the same atoms; the flow has no fresh noise to scale
-        (``noise_scale`` other than 1 is refused)."""
-        if any(int(n) < 1 for n in lengths):
-            raise ValueError(f"lengths must be >= 1 residue, got {list(lengths)}")
-        if rebuild is not None and rebuild not in REBUILD_MODES:
-            raise ValueError(f"rebuild={rebuild!r}: choose one of {REBUILD_MODES}")
-        if noise_scale is not None and float(noise_scale) != 1.0:
-            raise ValueError(f"noise_scale={noise_scale}: the frame flow samples deterministically from its "
-                             f"prior; there is no fresh noise to scale")
-        motifs = list(motifs) if motifs is not None else [None] * len(lengths)
-        if len(motifs) != len(lengths):
-            raise ValueError(f"{len(motifs)} motifs for {len(lengths)} lengths")
-        fixed, target, centers = motif_atoms(lengths, motifs, self.pos_scale)
-        atoms, batch = self._reverse(lengths, fixed, target, steps=steps, sampler=sampler, generator=generator,
-                                     progress=progress)
-        out = []
-        for k, (length, motif) in enumerate(zip(lengths, motifs)):
-            bb = atoms[batch == k].double()
-            mask = np.zeros(int(length), dtype=bool) if motif is None else np.asarray(motif.mask, dtype=bool)
-            if not bool(torch.isfinite(bb).all()):
-                out.append(GeneratedBackbone(np.zeros((int(length), 4, 3), np.float32), mask, False))
-                continue
-            arr = (bb + centers[k]).numpy().astype(np.float32)
-            if motif is not None:
-                arr[mask] = np.asarray(motif.backbone, dtype=np.float32)  # exact input coordinates
-            out.append(GeneratedBackbone(arr, mask, True))
-        return out
-
     @torch.inference_mode()
     def _reverse(self, lengths: Sequence[int], fixed: Tensor, target: Tensor, *, steps: int | None,
                  sampler: FrameEulerSampler | None, generator: torch.Generator | None,
-                 progress: Callable[[int], None] | None) -> tuple[Tensor, Tensor]:
+                 progress: Callable[[int], None] | None, noise_scale: float | None = None) -> tuple[Tensor, Tensor]:
         """Integrate the flow for chains of ``lengths``; motif atoms ``fixed`` [4R] at ``target``
-        [4R, 3] (scaled, centred). Returns atoms ``[R, 4, 3]`` (Angstrom, CPU) and the chain index."""
+        [4R, 3] (scaled, centred). Returns atoms ``[4R, 3]`` (task units, CPU; motif atoms copied
+        from ``target``) and their chain index."""
+        if noise_scale is not None and float(noise_scale) != 1.0:
+            raise ValueError(f"noise_scale={noise_scale}: the frame flow samples deterministically from its "
+                             f"prior; there is no fresh noise to scale")
         sampler = sampler if sampler is not None else self.sampler
         if not isinstance(sampler, FrameEulerSampler):
             raise ValueError(f"sampler={type(sampler).__name__}: a frame checkpoint samples with its own "
@@ -232,12 +172,11 @@ class FrameBackboneTask(DiffusionTask):
             x = sampler.step(x, pred, t, s)
             if progress is not None:
                 progress(k + 1)
-        atoms = self.atoms(x)
-        if has_motif:
-            fixed_d, atom_batch = fixed.to(dev), batch_d.repeat_interleave(ATOMS_PER_RESIDUE)
-            flat = superpose_on_motif(atoms.reshape(-1, 3) * self.pos_scale, target.to(dev), fixed_d, atom_batch)
-            atoms = flat.reshape(-1, ATOMS_PER_RESIDUE, 3) / self.pos_scale
-        return atoms.cpu(), batch
+        x_atoms = self.atoms(x).reshape(-1, 3) * self.pos_scale
+        atom_batch = batch.repeat_interleave(ATOMS_PER_RESIDUE)
+        if has_motif:  # each chain moved rigidly so that its motif lies on the target, then copied
+            x_atoms = superpose_on_motif(x_atoms, target.to(dev), fixed.to(dev), atom_batch.to(dev))
+        return torch.where(fixed[:, None], target, x_atoms.cpu()), atom_batch
 
     def _pose(self, target: Tensor, pred: BackboneFrames, res_fixed: Tensor) -> BackboneFrames:
         """The motif's frames moved rigidly onto where ``pred`` has its N, CA, C."""
@@ -246,23 +185,3 @@ class FrameBackboneTask(DiffusionTask):
                             res_fixed.repeat_interleave(3), pred.batch.repeat_interleave(3)).reshape(-1, 3, 3)
         rot, ca = frames_from_points(placed[:, 0], placed[:, 1], placed[:, 2])
         return BackboneFrames(rot, ca, pred.batch)
-
-    @torch.inference_mode()
-    def denoise(self, n_atoms: Tensor, context: Context | None = None, *, steps: int | None = None,
-                sampler: FrameEulerSampler | None = None, generator: torch.Generator | None = None,
-                progress: Callable[[int], None] | None = None) -> Samples:
-        """The base contract (``n_atoms`` = 4 x residues per chain): chains in the task's units."""
-        if context is not None:
-            raise ValueError("task=backbone takes no context")
-        if bool((n_atoms % ATOMS_PER_RESIDUE).any()):
-            raise ValueError(f"n_atoms must be multiples of 4 (N, CA, C, O per residue), got {n_atoms.tolist()}")
-        lengths = (n_atoms // ATOMS_PER_RESIDUE).tolist()
-        n = int(n_atoms.sum())
-        atoms, batch = self._reverse(lengths, torch.zeros(n, dtype=torch.bool), torch.zeros(n, 3), steps=steps,
-                                     sampler=sampler, generator=generator, progress=progress)
-        x = atoms.reshape(-1, 3) * self.pos_scale
-        atom_batch = batch.repeat_interleave(ATOMS_PER_RESIDUE)
-        finite = torch.bincount(atom_batch[~torch.isfinite(x).all(-1)], minlength=len(lengths)) == 0
-        types = torch.arange(ATOMS_PER_RESIDUE).repeat(n // ATOMS_PER_RESIDUE)
-        return Samples(torch.where(finite[atom_batch][:, None], x, torch.zeros_like(x)).to(self.device),
-                       types.to(self.device), atom_batch.to(self.device), finite.to(self.device))

@@ -13,7 +13,7 @@ import torch
 from molgen.cli import main as molgen_main
 from molgen.metrics.backbone import bond_geometry
 from molgen.protein.geometry import IDEAL_BOND_LENGTHS
-from molgen.tasks.backbone_motif import BackboneMotif
+from molgen.tasks.backbone_common import BackboneMotif
 
 REPO = Path(__file__).resolve().parents[2]
 RECEPTOR = REPO / "data" / "demo" / "SIR3_HUMAN_117_398_0" / "5d7n_D_rec.pdb"
