@@ -64,17 +64,30 @@ def sample_ligands(
     batch_size: int = 50,
     outdir: PathLike | None = None,
     return_table: bool = False,
+    largest_fragment: bool = False,
+    score: str | None = None,
+    rank_by: str = "vina_minimize",
+    top_k: int | None = None,
+    n_jobs: int = 2,
 ) -> list[Chem.Mol] | tuple[list[Chem.Mol], pd.DataFrame]:
     """Generate ligands in a pocket; returns the valid molecules (receptor frame, Angstrom).
 
     The pocket is ``receptor`` plus one of ``ref_ligand`` / ``residues`` / ``box_center`` (with
     ``box_size``). With no receptor, the bundled demo pocket is used. Files are written to
     ``outdir`` (a temporary folder when None). ``return_table=True`` also returns the per-sample
-    table (valid, connected, qed, sa, smiles, error).
+    table (valid, connected, qed, sa, smiles, error). ``largest_fragment=True`` keeps the largest
+    fragment of each molecule (as the CrossDocked benchmark evaluates them).
+
+    ``score="vina"`` scores every valid, connected ligand in the receptor (Vina score and minimize,
+    PoseBusters; :mod:`molgen.scoring`, needs the eval extra) on ``n_jobs`` processes: the molecules
+    come best first by ``rank_by`` (``top_k``: only the best K), the table is the ranked one of
+    ``molgen sample ... score=vina`` (columns ``rank``, ``vina_score``, ``vina_minimize``,
+    ``pb_valid``, ``score_error``).
     """
     from molgen.io.pocket import read_pocket
     from molgen.sampling import SamplingJob, read_written_sdf, run_ligand_sampling
     from molgen.sampling_common import parse_n_atoms
+    from molgen.scoring import ScoreSettings, check_scoring_tools, score_and_rank
 
     model = model if model is not None else load_model()
     if receptor is None:
@@ -82,11 +95,17 @@ def sample_ligands(
         receptor, ref_ligand = demo / "5d7n_D_rec.pdb", demo / "5d7n_D_rec_4jt9_1ns_lig_tt_min_0.sdf"
     pocket = read_pocket(receptor, ref_ligand=ref_ligand, cutoff=cutoff, residues=residues,
                          box_center=box_center, box_size=box_size if box_center is not None else None)
+    scoring = None
+    if score is not None:
+        check_scoring_tools(score)
+        scoring = ScoreSettings(receptor=Path(pocket.path), rank_by=rank_by, top_k=top_k, n_jobs=n_jobs)
     out, tmp = _outdir(outdir)
     try:
         job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
-                          batch_size=batch_size, seed=seed)
+                          batch_size=batch_size, seed=seed, largest_fragment=largest_fragment)
         table = run_ligand_sampling(model, pocket, job, sampler=sampler)
+        if scoring is not None:
+            table, _, _ = score_and_rank(out, -(-n_samples // batch_size), scoring, resume=False)
         mols = read_written_sdf(out / "ligands.sdf")
     finally:
         if tmp is not None:

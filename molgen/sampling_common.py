@@ -95,9 +95,10 @@ def summary_table(rows: list[tuple[str, str]]) -> str:
     return "\n".join(lines)
 
 
-def write_summary(outdir: Path, rows: list[tuple[str, str]]) -> str:
-    """Write ``rows`` as ``<outdir>/summary.md``, print them and return the text."""
-    text = summary_table(rows)
+def write_summary(outdir: Path, rows: list[tuple[str, str]], extra: str | None = None) -> str:
+    """Write ``rows`` (and ``extra`` Markdown below them) as ``<outdir>/summary.md``, print them and
+    return the text."""
+    text = summary_table(rows) + (f"\n\n{extra}" if extra else "")
     write_atomic(Path(outdir) / "summary.md", text + "\n")
     print(text)
     return text

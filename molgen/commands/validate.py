@@ -143,6 +143,22 @@ def _check_controls(cfg: Mapping, problems: list[str]) -> None:
         problems.append(f"fix_atoms={fix_atoms!r}: must be a list of 0-based atom indices, e.g. [0,1,2]")
 
 
+def _check_ranking(cfg: Mapping, task_name: str | None, problems: list[str]) -> None:
+    from molgen.scoring import RANKINGS, SCORERS
+
+    score = cfg.get("score")
+    if score in (None, ""):
+        return
+    if task_name not in (None, "ligand_pocket"):
+        problems.append(f"score={score}: scoring in a receptor is for task=ligand_pocket")
+    elif score not in SCORERS:
+        problems.append(f"score={score}: allowed values are {', '.join(SCORERS)} or null")
+    if cfg.get("rank_by", "vina_minimize") not in RANKINGS:
+        problems.append(f"rank_by={cfg.get('rank_by')}: allowed values are {', '.join(RANKINGS)}")
+    _check_int(cfg, "top_k", 1, problems, optional="keep all")
+    _check_int(cfg, "n_jobs", 1, problems)
+
+
 def _check_backbone(cfg: Mapping, problems: list[str]) -> None:
     if not cfg.get("contig"):
         from molgen.sampling_common import parse_length
@@ -166,7 +182,8 @@ def validate_sample_config(cfg: DictConfig | Mapping[str, Any]) -> None:
     at most one pocket definition and a receptor with it, ``cutoff`` / ``box_size`` > 0,
     ``box_center`` (3 numbers), ``residues`` (``CHAIN:NUMBER`` list), ``n_atoms`` (``25`` or
     ``lo-hi``, 1 <= lo <= hi), ``resample`` >= 1, ``guidance_scale`` finite, ``elements`` and
-    ``fix_atoms`` lists; for ``task=backbone`` also ``length`` and ``residue`` (G or A).
+    ``fix_atoms`` lists; for ``task=backbone`` also ``length`` and ``residue`` (G or A); with
+    ``score``: a known scorer on ``task=ligand_pocket``, ``rank_by``, ``top_k`` and ``n_jobs``.
     """
     problems: list[str] = []
     _check_int(cfg, "n_samples", 1, problems)
@@ -188,6 +205,7 @@ def validate_sample_config(cfg: DictConfig | Mapping[str, Any]) -> None:
         _check_backbone(cfg, problems)
     else:
         _check_controls(cfg, problems)
+    _check_ranking(cfg, task_name, problems)
     if problems:
         raise MolgenInputError("; ".join(problems))
 
