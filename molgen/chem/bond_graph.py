@@ -46,12 +46,14 @@ _BOND_INDEX = {v: k for k, v in _RDKIT_BOND.items()}
 class BondGraph:
     """One molecule: ``elements`` [N] symbols, ``charges`` int [N] (formal), ``bonds`` int [K, 3]
     rows ``(i, j, type)`` with ``i < j`` and ``type`` an index into ``BOND_TYPES`` (> 0), ``pos``
-    float [N, 3] (Angstrom)."""
+    float [N, 3] (Angstrom). ``implicit_hs``: hydrogens are not in the graph (heavy-atom ligands)
+    and RDKit completes each atom's valence with them; else every hydrogen is an atom (QM9)."""
 
     elements: list[str]
     charges: np.ndarray
     bonds: np.ndarray
     pos: np.ndarray
+    implicit_hs: bool = False
 
     def __post_init__(self) -> None:
         self.charges = np.asarray(self.charges, dtype=np.int64).reshape(-1)
@@ -74,7 +76,8 @@ class BondGraph:
 
 
 def graph_from_mol(mol: Chem.Mol, conf_id: int = -1) -> BondGraph:
-    """The bond graph of an RDKit molecule with a conformer (kekulized: no aromatic bonds)."""
+    """The bond graph of an RDKit molecule with a conformer (kekulized: no aromatic bonds);
+    ``implicit_hs`` when some atom carries implicit hydrogens."""
     mol = Chem.Mol(mol)
     Chem.Kekulize(mol, clearAromaticFlags=True)
     bonds = []
@@ -88,6 +91,7 @@ def graph_from_mol(mol: Chem.Mol, conf_id: int = -1) -> BondGraph:
         charges=np.array([a.GetFormalCharge() for a in mol.GetAtoms()], dtype=np.int64),
         bonds=np.array(sorted(bonds), dtype=np.int64).reshape(-1, 3),
         pos=mol.GetConformer(conf_id).GetPositions(),
+        implicit_hs=any(a.GetNumImplicitHs() > 0 for a in mol.GetAtoms()),
     )
 
 
@@ -98,7 +102,7 @@ def mol_from_graph(graph: BondGraph, *, sanitize: bool = True) -> tuple[Chem.Mol
     for el, q in zip(graph.elements, graph.charges.tolist()):
         atom = Chem.Atom(el)
         atom.SetFormalCharge(int(q))
-        atom.SetNoImplicit(True)  # hydrogens are what the graph says, none added
+        atom.SetNoImplicit(not graph.implicit_hs)  # explicit: hydrogens are what the graph says
         rw.AddAtom(atom)
     for i, j, b in graph.bonds.tolist():
         rw.AddBond(int(i), int(j), _RDKIT_BOND[int(b)])

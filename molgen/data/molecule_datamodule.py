@@ -11,8 +11,9 @@ from torch_geometric.loader import DataLoader
 
 from molgen.data.datasets.qm9 import QM9_ELEMENTS, QM9Dataset
 from molgen.data.datasets.qm9_bonds import QM9BondDataset
+from molgen.data.datasets.sdf_molecules import SDFMoleculeDataset
 
-__all__ = ["BondMoleculeDataModule", "MoleculeDataModule", "center_molecule"]
+__all__ = ["BondMoleculeDataModule", "MoleculeDataModule", "SDFMoleculeDataModule", "center_molecule"]
 
 
 def center_molecule(data: Data) -> Data:
@@ -93,5 +94,28 @@ class BondMoleculeDataModule(MoleculeDataModule):
                 self.source, split, elements=self.elements, split_sizes=self.split_sizes,
                 split_seed=self.split_seed, cache_dir=self.cache_dir, max_molecules=self.max_molecules,
                 transform=center_molecule,
+            )
+        return self.datasets[split]
+
+
+class SDFMoleculeDataModule(MoleculeDataModule):
+    """Molecules with bonds from SD files (:class:`~molgen.data.datasets.sdf_molecules.SDFMoleculeDataset`,
+    e.g. the moses3d shards): drug-like pretraining data for the bond-aware model.
+
+    Args:
+        keep_hs: keep explicit hydrogens (default: heavy atoms, hydrogens implicit).
+        other arguments: see :class:`MoleculeDataModule`.
+    """
+
+    def __init__(self, source, *, keep_hs: bool = False, **kwargs) -> None:
+        super().__init__(source, **kwargs)
+        self.keep_hs = bool(keep_hs)
+
+    def dataset(self, split: str) -> SDFMoleculeDataset:
+        if split not in self.datasets:
+            self.datasets[split] = SDFMoleculeDataset(
+                self.source, split, elements=self.elements, split_sizes=self.split_sizes,
+                split_seed=self.split_seed, cache_dir=self.cache_dir, max_molecules=self.max_molecules,
+                keep_hs=self.keep_hs, transform=center_molecule,
             )
         return self.datasets[split]

@@ -1,7 +1,8 @@
 """Stability and validity of molecules from their *predicted* bonds (MiDi's / SemlaFlow's definition).
 
 An atom is stable when the sum of its bond orders (aromatic 1.5) is a valence its element allows at
-its formal charge; a molecule is stable when all its atoms are. Validity is RDKit sanitization of the
+its formal charge (with implicit hydrogens, heavy-atom graphs: at most such a valence); a molecule is
+stable when all its atoms are. Validity is RDKit sanitization of the
 molecule built from the predicted atoms, charges and bonds; connected means one fragment.
 EDM's distance-based check (:mod:`molgen.metrics.stability`) runs beside it as the cross-check.
 """
@@ -57,8 +58,12 @@ def check_graph(graph: BondGraph) -> tuple[BondCheck, Chem.Mol]:
         orders = np.asarray(BOND_ORDERS)[graph.bonds[:, 2]]
         np.add.at(valence, graph.bonds[:, 0], orders)
         np.add.at(valence, graph.bonds[:, 1], orders)
-    stable = [any(abs(valence[k] - v) < 1e-6 for v in allowed_valences(el, int(q)))
-              for k, (el, q) in enumerate(zip(graph.elements, graph.charges.tolist()))]
+    def ok(k: int, allowed: tuple[int, ...]) -> bool:  # implicit hydrogens fill up to a valence
+        if graph.implicit_hs:
+            return any(valence[k] <= v + 1e-6 for v in allowed)
+        return any(abs(valence[k] - v) < 1e-6 for v in allowed)
+
+    stable = [ok(k, allowed_valences(el, int(q))) for k, (el, q) in enumerate(zip(graph.elements, graph.charges.tolist()))]
     with BlockLogs():
         mol, err = mol_from_graph(graph)
         smiles, connected = None, False

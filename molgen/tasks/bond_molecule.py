@@ -5,7 +5,8 @@ The network (e.g. :class:`~molgen.nn.bond_egnn.BondEGNN`) maps a noisy
 :class:`~molgen.diffusion.molecule_state.MoleculeState` to a clean estimate; the process noises
 training molecules and takes the sampling steps; this module owns the training step and the loop.
 Samples come out as :class:`~molgen.chem.bond_graph.BondGraph` (the predicted bonds), which
-:func:`molgen.chem.bond_graph.mol_from_graph` turns into RDKit molecules.
+:func:`molgen.chem.bond_graph.mol_from_graph` turns into RDKit molecules. Without ``H`` among the
+elements (heavy-atom drug-like molecules) hydrogens are implicit: RDKit completes valences.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ class BondMoleculeTask(MoleculeTask):
             for mol, ok in zip(state.split(), finite.tolist()):
                 graph = BondGraph(elements=[self.elements[i] for i in mol["atom_types"].tolist()],
                                   charges=np.asarray(CHARGES)[mol["charges"].cpu().numpy()],
-                                  bonds=mol["bonds"].cpu().numpy(), pos=mol["pos"].cpu().numpy())
+                                  bonds=mol["bonds"].cpu().numpy(), pos=mol["pos"].cpu().numpy(),
+                                  implicit_hs="H" not in self.elements)
                 out.append((graph, bool(ok)))
         return out
 

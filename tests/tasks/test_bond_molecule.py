@@ -119,3 +119,31 @@ def test_molgen_sample_writes_the_predicted_bonds(tmp_path):
     mols = [m for m in Chem.SDMolSupplier(str(out / "molecules.sdf"), sanitize=False, removeHs=False)]
     assert len(mols) == 3
     assert sum(m.GetNumBonds() for m in mols) > 0
+
+
+def test_drug_like_pretraining_config_trains_and_samples_heavy_atom_molecules():
+    from hydra.utils import instantiate
+
+    from molgen.config import compose
+    from molgen.metrics.bond_stability import check_graph
+
+    cfg = compose("train", ["experiment=ligand_pretrain_cpu", "model.hidden=16", "model.edge_dim=8",
+                            "model.n_layers=1", "model.context_layers=1"])
+    t = instantiate(cfg.task.module)
+    assert t.net.encoder is not None, "the pocket path is built for the pocket stage"
+    elements = list(cfg.task.elements)
+
+    def heavy(smiles: str) -> Data:
+        mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+        AllChem.EmbedMolecule(mol, randomSeed=1)
+        g = graph_from_mol(Chem.RemoveHs(mol))
+        pos = torch.tensor(g.pos)
+        return Data(pos=pos - pos.mean(0), atom_types=torch.tensor([elements.index(e) for e in g.elements]),
+                    charges=torch.tensor(g.charges) + 1, bond_index=torch.tensor(g.bonds[:, :2]).T.contiguous(),
+                    bond_types=torch.tensor(g.bonds[:, 2]), num_nodes=len(g.elements))
+
+    batch = Batch.from_data_list([heavy(s) for s in ["CC(=O)Nc1ccc(Cl)cc1", "OCCN1CCOCC1"]])
+    assert torch.isfinite(t.diffusion_loss(t.unpack(batch))["loss"])
+    graph, ok = t.generate([8], steps=2, generator=torch.Generator().manual_seed(0))[0]
+    assert ok and graph.implicit_hs and set(graph.elements) <= set(elements)
+    check_graph(graph)  # decodes with implicit hydrogens

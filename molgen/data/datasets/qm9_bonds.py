@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
+from molgen.data.datasets.bond_tensors import BondTensors, count_histogram
 from molgen.data.datasets.qm9 import QM9_ELEMENTS, QM9Dataset
 from molgen.io.atomic import atomic_path
 
@@ -97,7 +98,8 @@ class QM9BondDataset(torch.utils.data.Dataset):
         self.transform = transform
         blob = torch.load(cache_qm9_bonds(self.qm9), weights_only=True)
         self._ok = blob["ok"].numpy()
-        self._charges, self._bonds, self._bond_offsets = blob["charges"], blob["bonds"], blob["bond_offsets"]
+        self.tensors = BondTensors(self.qm9._pos, self.qm9._types, blob["charges"], self.qm9._offsets,
+                                   blob["bonds"], blob["bond_offsets"])
         keep = self._ok[self.qm9.indices]
         self.indices = self.qm9.indices[keep]
         self.n_dropped = int((~keep).sum())
@@ -108,42 +110,19 @@ class QM9BondDataset(torch.utils.data.Dataset):
         return int(self.indices.shape[0])
 
     def __getitem__(self, i: int) -> Data:
-        m = int(self.indices[i])
-        lo, hi = int(self.qm9._offsets[m]), int(self.qm9._offsets[m + 1])
-        blo, bhi = int(self._bond_offsets[m]), int(self._bond_offsets[m + 1])
-        bonds = self._bonds[blo:bhi].long()
-        data = Data(pos=self.qm9._pos[lo:hi].clone(), atom_types=self.qm9._types[lo:hi].long(),
-                    charges=self._charges[lo:hi].long() + 1, bond_index=bonds[:, :2].T.contiguous(),
-                    bond_types=bonds[:, 2].contiguous(), num_nodes=hi - lo)
+        data = self.tensors.item(int(self.indices[i]))
         return self.transform(data) if self.transform is not None else data
 
     @property
     def n_atoms(self) -> np.ndarray:
-        counts = (self.qm9._offsets[1:] - self.qm9._offsets[:-1]).numpy()
-        return counts[self.indices]
+        return self.tensors.n_atoms[self.indices]
 
     def atom_count_histogram(self) -> dict[int, int]:
-        sizes, counts = np.unique(self.n_atoms, return_counts=True)
-        return {int(s): int(c) for s, c in zip(sizes, counts)}
+        return count_histogram(self.n_atoms)
 
     def marginals(self) -> dict[str, list[float]]:
         """Frequencies of atom types, charges and bond types (over all atom pairs) in this split."""
-        n_types = len(self.elements)
-        t = np.zeros(n_types)
-        q = np.zeros(3)
-        b = np.zeros(5)
-        n_pairs = 0
-        for m in self.indices.tolist():
-            lo, hi = int(self.qm9._offsets[m]), int(self.qm9._offsets[m + 1])
-            t += np.bincount(self.qm9._types[lo:hi].numpy().astype(np.int64), minlength=n_types)
-            q += np.bincount(self._charges[lo:hi].numpy().astype(np.int64) + 1, minlength=3)
-            blo, bhi = int(self._bond_offsets[m]), int(self._bond_offsets[m + 1])
-            b += np.bincount(self._bonds[blo:bhi, 2].numpy().astype(np.int64), minlength=5)
-            n_pairs += (hi - lo) * (hi - lo - 1) // 2
-        b[0] = n_pairs - b[1:].sum()
-        return {"atom_types": (t / t.sum()).tolist(), "charges": (q / q.sum()).tolist(),
-                "bond_types": (b / b.sum()).tolist()}
-
+        return self.tensors.marginals(self.indices.tolist(), len(self.elements))
 
 if __name__ == "__main__":  # pragma: no cover - reports the perception counts of the shared file
     import sys
