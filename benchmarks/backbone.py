@@ -8,7 +8,8 @@ natural reference:
     nice python benchmarks/backbone.py --quick        # 2 backbones per length, 100 steps
     nice python benchmarks/backbone.py --n 8          # the default checkpoint's own steps
 
-Columns: CA-CA share within 3.8 +- 0.1 A, peptide C-N share within 1.33 +- 0.1 A, clash-free backbones (no CA-CA < 3 A, |i-j| > 2),
+Columns: CA-CA share within 3.8 +- 0.1 A, peptide C-N share within 1.33 +- 0.1 A,
+clash-free backbones (no CA-CA < 3 A, |i-j| > 2),
 residues in a clash, DSSP helix / strand / loop, Rg / (2.2 L^0.38), Ramachandran-allowed share,
 right-handed share of helical residues, seconds per backbone (batched, this machine).
 """
@@ -28,7 +29,8 @@ from molgen.metrics.backbone import summarize_backbones
 REPO = Path(__file__).resolve().parents[1]
 TS50 = REPO.parent / "shared" / "data" / "proteins" / "ts50.json"
 
-COLUMNS = [("ca_ca_valid", "CA-CA ok", 100), ("c_n_valid", "C-N ok", 100), ("clash_free_share", "clash-free", 100),
+COLUMNS = [("ca_ca_valid", "CA-CA ok", 100), ("c_n_valid", "C-N ok", 100),
+           ("clash_free_share", "clash-free", 100),
            ("clash_residue_share", "clash res", 100), ("helix", "helix", 100), ("strand", "strand", 100),
            ("loop", "loop", 100), ("rg_ratio", "Rg ratio", 1), ("rama_allowed", "Rama ok", 100),
            ("helix_right_handed", "RH helix", 100)]
@@ -126,7 +128,8 @@ def motif_problems(path: Path, count: int = 8, flank: int = 15) -> list[tuple[st
                 if 10 <= stop - start:
                     stop = min(stop, start + 19)
                     mask = np.r_[np.zeros(flank, bool), np.ones(stop - start, bool), np.zeros(flank, bool)]
-                    found[state].append((f"{seg.name} {state} {start}-{stop - 1}", mask, seg.backbone[start:stop]))
+                    name = f"{seg.name} {state} {start}-{stop - 1}"
+                    found[state].append((name, mask, seg.backbone[start:stop]))
                     break
     return found["H"] + found["E"]
 

@@ -138,7 +138,8 @@ class FrameBackboneTask(BackboneSampling, DiffusionTask):
     @torch.inference_mode()
     def _reverse(self, lengths: Sequence[int], fixed: Tensor, target: Tensor, *, steps: int | None,
                  sampler: FrameEulerSampler | None, generator: torch.Generator | None,
-                 progress: Callable[[int], None] | None, noise_scale: float | None = None) -> tuple[Tensor, Tensor]:
+                 progress: Callable[[int], None] | None,
+                 noise_scale: float | None = None) -> tuple[Tensor, Tensor]:
         """Integrate the flow for chains of ``lengths``; motif atoms ``fixed`` [4R] at ``target``
         [4R, 3] (scaled, centred). Returns atoms ``[4R, 3]`` (task units, CPU; motif atoms copied
         from ``target``) and their chain index."""
@@ -163,7 +164,8 @@ class FrameBackboneTask(BackboneSampling, DiffusionTask):
         ts = sampler.timesteps(steps)
         for k, (t, s) in enumerate(zip(ts[:-1].tolist(), ts[1:].tolist())):
             if has_motif:  # motif frames: the interpolant towards the posed motif at time t
-                x = x.where(res_fixed, p.noise(posed, torch.full((len(lengths),), t, device=dev), prior=prior))
+                t_chains = torch.full((len(lengths),), t, device=dev)
+                x = x.where(res_fixed, p.noise(posed, t_chains, prior=prior))
                 x = BackboneFrames(x.rotmats, remove_com(x.trans, batch_d), batch_d)
             pred = self.predict_frames(net, x, torch.full((len(lengths),), t, device=dev), sc)
             sc = pred

@@ -32,7 +32,8 @@ def task():
 
 def test_generated_backbones_have_ideal_bonds_and_zero_com(task):
     out = task.generate([12, 7, 1], steps=5, generator=torch.Generator().manual_seed(0))
-    assert all(g.finite for g in out) and [g.backbone.shape for g in out] == [(12, 4, 3), (7, 4, 3), (1, 4, 3)]
+    assert all(g.finite for g in out)
+    assert [g.backbone.shape for g in out] == [(12, 4, 3), (7, 4, 3), (1, 4, 3)]
     for g in out[:2]:
         geo = bond_geometry(g.backbone)
         np.testing.assert_allclose(geo["n_ca"], IDEAL_BOND_LENGTHS["N-CA"], atol=1e-4)
@@ -46,7 +47,8 @@ def test_sampling_is_reproducible_and_fast_rotations_differ(task):
     from molgen.diffusion.frame_flow import FrameEulerSampler
 
     def run(sampler=None):
-        return task.generate([9], steps=4, sampler=sampler, generator=torch.Generator().manual_seed(3))[0].backbone
+        gen = torch.Generator().manual_seed(3)
+        return task.generate([9], steps=4, sampler=sampler, generator=gen)[0].backbone
 
     np.testing.assert_array_equal(run(), run())
     assert not np.allclose(run(FrameEulerSampler("linear")), run(FrameEulerSampler("exp")))
@@ -100,7 +102,8 @@ def test_frame_task_refuses_other_processes():
 
     from molgen.config import compose
 
-    cfg = compose("train", ["experiment=backbone_frames_cpu", *SMALL, "diffusion=vp_cosine", "hydra.run.dir=/tmp"])
+    cfg = compose("train", ["experiment=backbone_frames_cpu", *SMALL, "diffusion=vp_cosine",
+                            "hydra.run.dir=/tmp"])
     with pytest.raises(Exception, match="diffusion=frame_flow"):  # hydra wraps the ValueError
         instantiate(cfg.task.module)
 
@@ -108,9 +111,10 @@ def test_frame_task_refuses_other_processes():
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("frametrain")
-    molgen_main(["train", "experiment=backbone_frames_cpu", "data=backbone_mini", *SMALL, "trainer.max_steps=2",
-                 "trainer.max_epochs=1", "callbacks=none", "logger=csv", "trainer.log_every_n_steps=1",
-                 "trainer.enable_progress_bar=false", "threads=1", f"hydra.run.dir={run}"])
+    molgen_main(["train", "experiment=backbone_frames_cpu", "data=backbone_mini", *SMALL,
+                 "trainer.max_steps=2", "trainer.max_epochs=1", "callbacks=none", "logger=csv",
+                 "trainer.log_every_n_steps=1", "trainer.enable_progress_bar=false", "threads=1",
+                 f"hydra.run.dir={run}"])
     assert (run / "model.pt").is_file()
     assert pd.read_csv(run / "logs" / "metrics.csv")["train/loss_rot"].notna().any()
     return run / "model.pt"
@@ -118,8 +122,8 @@ def checkpoint(tmp_path_factory) -> Path:
 
 def test_sample_cli_task_backbone_with_a_frame_checkpoint(checkpoint, tmp_path):
     out = tmp_path / "out"
-    molgen_main(["sample", "task=backbone", f"ckpt={checkpoint}", "length=8-10", "n_samples=3", "batch_size=2",
-                 "steps=3", f"outdir={out}", "threads=1"])
+    molgen_main(["sample", "task=backbone", f"ckpt={checkpoint}", "length=8-10", "n_samples=3",
+                 "batch_size=2", "steps=3", f"outdir={out}", "threads=1"])
     table = pd.read_csv(out / "samples.csv")
     assert len(table) == 3 and table["finite"].all() and table["length"].between(8, 10).all()
     assert (table["bond_n_ca_dev"] < 1e-3).all()
@@ -127,7 +131,7 @@ def test_sample_cli_task_backbone_with_a_frame_checkpoint(checkpoint, tmp_path):
 
 def test_motif_scaffolding_cli_with_a_frame_checkpoint(checkpoint, tmp_path):
     out = tmp_path / "motif"
-    molgen_main(["sample", "task=backbone", f"ckpt={checkpoint}", "contig=3-5,D150-157,2-4", f"motif={RECEPTOR}",
-                 "n_samples=2", "steps=3", f"outdir={out}", "threads=1"])
+    molgen_main(["sample", "task=backbone", f"ckpt={checkpoint}", "contig=3-5,D150-157,2-4",
+                 f"motif={RECEPTOR}", "n_samples=2", "steps=3", f"outdir={out}", "threads=1"])
     table = pd.read_csv(out / "samples.csv")
     assert (table["motif_residues"] == 8).all() and (table["motif_rmsd"] < 1e-3).all()
