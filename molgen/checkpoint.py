@@ -26,10 +26,20 @@ from molgen.config import ALLOWED_TARGETS, safe_instantiate
 from molgen.errors import MolgenInputError
 from molgen.io.atomic import atomic_path
 
-__all__ = ["FORMAT", "VERSION", "check_checkpoint_targets", "save_checkpoint", "load_checkpoint", "load_task"]
+__all__ = ["FORMAT", "VERSION", "check_checkpoint_targets", "export_config", "save_checkpoint", "load_checkpoint",
+           "load_task"]
 
 FORMAT = "molgen-checkpoint"
 VERSION = 1
+
+
+def export_config(cfg: Any) -> dict:
+    """The plain, resolved config a checkpoint stores (``task.export_config``), from a composed
+    ``train`` config: enough to rebuild the task module."""
+    from omegaconf import OmegaConf
+
+    task = OmegaConf.to_container(cfg.task.module, resolve=True)
+    return {"task": task, "task_name": str(cfg.task.name)}
 
 
 def save_checkpoint(task: Any, path: str | os.PathLike[str]) -> Path:

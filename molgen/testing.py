@@ -213,8 +213,7 @@ def write_untrained_checkpoint(path: str | os.PathLike[str], overrides: Sequence
     """
     from hydra.utils import instantiate
 
-    from molgen.checkpoint import save_checkpoint
-    from molgen.commands.train import export_config
+    from molgen.checkpoint import export_config, save_checkpoint
     from molgen.config import compose
 
     cfg = compose("train", list(overrides))

@@ -127,3 +127,12 @@ def test_no_module_in_molgen_imports_one_that_imports_it_back():
     graph = import_graph()
     circles = [_path_within(graph, c) for c in _cycles(graph)]
     assert not circles, "import circles in molgen/:\n" + "\n".join(circles)
+
+
+def test_only_the_entry_points_import_the_commands():
+    """``molgen/commands/`` parses configs and calls down; the library never calls up into it."""
+    entry_points = {"molgen.cli", "molgen.cli_help"}
+    upward = sorted(f"{name} -> {dep}" for name, deps in import_graph().items()
+                    if name not in entry_points and not name.startswith("molgen.commands")
+                    for dep in deps if dep.startswith("molgen.commands"))
+    assert upward == [], "library modules importing molgen.commands:\n" + "\n".join(upward)

@@ -13,19 +13,13 @@ from typing import Iterator
 
 import numpy as np
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from molgen.errors import MolgenInputError
 
-__all__ = ["run", "build", "export_config", "rng_state_callback"]
+__all__ = ["run", "build", "quiet_lightning", "rng_state_callback"]
 
 log = logging.getLogger(__name__)
-
-
-def export_config(cfg: DictConfig) -> dict:
-    """The plain, resolved config stored in checkpoints: enough to rebuild the task module."""
-    task = OmegaConf.to_container(cfg.task.module, resolve=True)
-    return {"task": task, "task_name": str(cfg.task.name)}
 
 
 def _output_dir() -> Path:
@@ -179,6 +173,8 @@ def build(cfg: DictConfig):
     """Instantiate (datamodule, task, trainer) from a composed train config."""
     import lightning as L
     from hydra.utils import instantiate
+
+    from molgen.checkpoint import export_config
 
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
