@@ -29,7 +29,7 @@ from molgen.errors import MolgenInputError
 from molgen.io.tables import write_csv_atomic
 
 __all__ = ["RANKINGS", "SCORE_COLUMNS", "ScoreSettings", "check_scoring_tools", "rank_ligands",
-           "score_and_rank", "score_batches", "top_table"]
+           "ranking_rows", "score_and_rank", "score_batches", "top_table"]
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,24 @@ def score_and_rank(outdir: Path, n_batches: int, settings: ScoreSettings, *, res
     scored now: fewer than the table's when a resumed run kept earlier scores)."""
     seconds, n_new = score_batches(outdir, n_batches, settings, resume=resume, progress=progress)
     return rank_ligands(outdir, n_batches, settings), seconds, n_new
+
+
+def ranking_rows(table: pd.DataFrame, scoring: ScoreSettings, seconds: float,
+                 n_new: int) -> list[tuple[str, str]]:
+    """Summary-table rows of a ranking: how many scored (and how fast), the best, PoseBusters, order."""
+    scored = table["scored"].astype(bool)
+    n_scored = int(scored.sum())
+    now = f"{n_new} in {seconds:.1f} s ({seconds / n_new:.1f} s per ligand)" if n_new else "0"
+    kept_before = f"; {n_scored - n_new} scored by the run resumed" if n_scored > n_new else ""
+    best = table["vina_minimize"].min()
+    pb = table.loc[scored, "pb_valid"].astype(str).str.lower().eq("true").sum()
+    kept = f", best {scoring.top_k} kept" if scoring.top_k else ""
+    return [
+        ("scored (valid, one fragment)", f"{n_scored}: {now}{kept_before}"),
+        ("best Vina minimize", "-" if pd.isna(best) else f"{best:.2f} kcal/mol"),
+        ("PoseBusters-valid (scored)", f"{int(pb)} of {n_scored}"),
+        ("ligands.sdf order", f"best {scoring.rank_by} first{kept}"),
+    ]
 
 
 def top_table(table: pd.DataFrame, n: int = 5) -> str:

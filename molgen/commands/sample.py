@@ -84,7 +84,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment))
     ranked = None
     if scoring is not None:
-        from molgen.scoring import score_and_rank
+        from molgen.scoring import ranking_rows, score_and_rank
 
         n_batches = -(-job.n_samples // job.batch_size)
         table, seconds, n_new = score_and_rank(outdir, n_batches, scoring, resume=job.resume)
@@ -103,7 +103,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         *([("fragment intact + valid", f"{int(table['fragment_intact'].astype(bool).sum())}")]
           if "fragment_intact" in table else []),
         ("time", f"{wall:.1f} s ({wall / max(n, 1):.2f} s per ligand)"),
-        *(_ranking_rows(table, *ranked) if ranked else []),
+        *(ranking_rows(table, *ranked) if ranked else []),
         ("written", str(outdir / "ligands.sdf")),
     ]
     if ranked:
@@ -127,22 +127,6 @@ def _score_settings(cfg: DictConfig, pocket):
     top_k = cfg.get("top_k")
     return ScoreSettings(receptor=Path(pocket.path), rank_by=str(cfg.get("rank_by", "vina_minimize")),
                          top_k=None if top_k is None else int(top_k), n_jobs=int(cfg.get("n_jobs", 2)))
-
-
-def _ranking_rows(table: pd.DataFrame, scoring, seconds: float, n_new: int) -> list[tuple[str, str]]:
-    scored = table["scored"].astype(bool)
-    n_scored = int(scored.sum())
-    now = f"{n_new} in {seconds:.1f} s ({seconds / n_new:.1f} s per ligand)" if n_new else "0"
-    kept_before = f"; {n_scored - n_new} scored by the run resumed" if n_scored > n_new else ""
-    best = table["vina_minimize"].min()
-    pb = table.loc[scored, "pb_valid"].astype(str).str.lower().eq("true").sum()
-    kept = f", best {scoring.top_k} kept" if scoring.top_k else ""
-    return [
-        ("scored (valid, one fragment)", f"{n_scored}: {now}{kept_before}"),
-        ("best Vina minimize", "-" if pd.isna(best) else f"{best:.2f} kcal/mol"),
-        ("PoseBusters-valid (scored)", f"{int(pb)} of {n_scored}"),
-        ("ligands.sdf order", f"best {scoring.rank_by} first{kept}"),
-    ]
 
 
 def _stability_rows(table: pd.DataFrame) -> list[tuple[str, str]]:
