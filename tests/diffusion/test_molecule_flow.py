@@ -148,3 +148,14 @@ def test_state_permutation_carries_the_bonds():
     dense_p = torch.zeros(12, 12, dtype=torch.long)
     dense_p[p.pairs[0], p.pairs[1]] = p.bond_types
     assert torch.equal(dense_p + dense_p.T, dense[perm][:, perm])
+
+
+def test_heun_correction_is_exact_for_a_fixed_prediction():
+    flow, s = _flow(), _state()
+    s = s.replace(pos=s.pos.float())
+    x = flow.prior([5, 7], torch.Generator().manual_seed(0))
+    pred = MoleculePrediction(s.pos, torch.zeros(12, 4), torch.zeros(12, 3), torch.zeros(s.pairs.shape[1], 5))
+    euler = flow.step(x, pred, 0.8, 0.4)
+    heun = flow.correct(x, euler, pred, pred, 0.8, 0.4)
+    torch.testing.assert_close(heun.pos, euler.pos)  # straight path: both slopes agree
+    assert torch.equal(heun.bond_types, euler.bond_types)

@@ -147,3 +147,15 @@ def test_drug_like_pretraining_config_trains_and_samples_heavy_atom_molecules():
     graph, ok = t.generate([8], steps=2, generator=torch.Generator().manual_seed(0))[0]
     assert ok and graph.implicit_hs and set(graph.elements) <= set(elements)
     check_graph(graph)  # decodes with implicit hydrogens
+
+
+def test_heun_sampler_runs_and_costs_two_evaluations_per_step(task):
+    from molgen.diffusion.samplers import HeunSampler
+
+    calls = []
+    hook = task.sampling_net.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        out = task.generate([6], steps=3, sampler=HeunSampler(), generator=torch.Generator().manual_seed(0))
+    finally:
+        hook.remove()
+    assert out[0][1] and len(calls) == 3 + 2  # two evaluations for each step but the last
