@@ -213,7 +213,8 @@ def top_table(table: pd.DataFrame, n: int = 5) -> str:
         return "-" if pd.isna(value) else format(float(value), fmt)
 
     for _, r in best.iterrows():
-        pb = "-" if pd.isna(r.get("pb_valid")) else ("yes" if str(r["pb_valid"]).lower() == "true" else "no")
+        pb = "-" if pd.isna(r.get("pb_valid")) else ("yes" if str(r["pb_valid"]).lower() == "true"
+                                                     else "no")
         lines.append(f"| {r['rank']} | {r['sample']} | `{r['smiles']}` | {num(r['vina_minimize'], '.2f')} | "
                      f"{num(r['vina_score'], '.2f')} | {num(r.get('qed'), '.3f')} | {num(r.get('sa'), '.3f')} "
                      f"| {pb} |")
