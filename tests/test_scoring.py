@@ -162,3 +162,18 @@ def test_molgen_sample_score_ranks_and_summarises(tmp_path, fake_evaluate):
     assert list(ranked["vina_minimize"]) == sorted(ranked["vina_minimize"])
     n_sdf = len(Chem.SDMolSupplier(str(out / "ligands.sdf"))) if (out / "ligands.sdf").stat().st_size else 0
     assert n_sdf == min(2, len(ranked))
+
+
+def test_python_api_returns_the_same_ranked_table(tmp_path, fake_evaluate):
+    import molgen
+    from molgen.testing import write_untrained_checkpoint
+
+    ckpt = write_untrained_checkpoint(tmp_path / "tiny.pt", ["model=egnn_small", "model.hidden=16",
+                                                            "model.n_layers=2", "task.module.ema_decay=0"])
+    mols, table = molgen.sample_ligands(molgen.load_model(ckpt), n_samples=5, steps=3, n_atoms=4,
+                                        largest_fragment=True, score="vina", top_k=2, return_table=True,
+                                        outdir=tmp_path / "out")
+    saved = pd.read_csv(tmp_path / "out" / "samples.csv")
+    assert list(table["sample"]) == list(saved["sample"]) and "rank" in table
+    ranked = table[table["rank"].notna()]
+    assert [int(m.GetProp("sample")) for m in mols] == list(ranked["sample"][:2])
