@@ -5,8 +5,10 @@ data) a variable is its clean value with probability ``1 - t`` and a draw from t
 distribution otherwise (Campbell et al. 2024; Gat et al. 2024: SemlaFlow, FlowMol, MiDi's
 marginal prior). The network predicts ``p(x_0 | x_t)``; a reverse step from ``t`` to ``s < t``
 draws ``x_0`` from that prediction and jumps to it with probability ``(t - s) / t``, which keeps
-the path's marginals exactly when the prediction is exact. ``noise_rate`` > 0 adds the
-rate-``eta`` detailed-balance noise of Campbell et al. (jumps back to the prior and forward again).
+the path's marginals exactly when the prediction is exact. ``noise_rate`` = ``eta`` > 0 adds
+Campbell et al.'s detailed-balance stochasticity: an element at its (drawn) clean value goes back to
+the prior at rate ``eta``, and the forward rate rises by ``eta (1 - t) / t`` so the marginals stay
+those of the path; early commitments to a wrong category can then be undone.
 
 No network here, no state: pure functions of tensors and ``t``.
 """
@@ -77,11 +79,11 @@ class CategoricalFlow:
         flat = probs.reshape(-1, probs.shape[-1]).float().clamp(min=0)
         x0 = torch.multinomial(flat.cpu() + 1e-12, 1, generator=generator).view(x_t.shape).to(x_t.device)
         u = torch.rand(x_t.shape, generator=generator).to(x_t.device)
-        jump = u < (t - s) / t
+        eta = self.noise_rate
+        jump = u < (t - s) * (1 + eta * (1 - t)) / t  # forward rate 1/t, raised to balance eta's
         out = torch.where(jump, x0, x_t)
-        if self.noise_rate > 0:  # back to the prior at rate eta, forward again at the matching rate
-            u2 = torch.rand(x_t.shape, generator=generator).to(x_t.device)
-            back = (u2 < self.noise_rate * (t - s)) & (out == x0)
+        if eta > 0:  # detailed-balance noise: an element at its clean value goes back to the prior at rate eta
+            back = (torch.rand(x_t.shape, generator=generator).to(x_t.device) < eta * (t - s)) & (x_t == x0)
             noise = self.sample_prior(x_t.numel(), generator, x_t.device).view_as(x_t)
             out = torch.where(back, noise, out)
         return out

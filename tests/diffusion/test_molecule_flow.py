@@ -159,3 +159,15 @@ def test_heun_correction_is_exact_for_a_fixed_prediction():
     heun = flow.correct(x, euler, pred, pred, 0.8, 0.4)
     torch.testing.assert_close(heun.pos, euler.pos)  # straight path: both slopes agree
     assert torch.equal(heun.bond_types, euler.bond_types)
+
+
+def test_stochastic_steps_keep_the_marginals_to_first_order():
+    flow = CategoricalFlow(PRIOR, noise_rate=1.0)
+    gen = torch.Generator().manual_seed(4)
+    x0 = torch.multinomial(torch.tensor([0.1, 0.2, 0.3, 0.4]), 200_000, replacement=True, generator=gen)
+    t, s = 0.5, 0.48
+    xs = flow.step(flow.interpolate(x0, torch.full((x0.numel(),), t), gen),
+                   torch.nn.functional.one_hot(x0, 4).float(), t, s, gen)
+    for k in range(4):
+        expected = 1 - s * (1 - PRIOR[k] / sum(PRIOR))
+        assert abs((xs[x0 == k] == k).float().mean().item() - expected) < 0.01
