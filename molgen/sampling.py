@@ -98,15 +98,16 @@ def _batch_sizes(task, pocket_n: int, job: SamplingJob, count: int, gen: torch.G
 
 
 def fragment_query(fragment_mol):
-    """A substructure query of a fragment that ignores bond orders (they are re-perceived)."""
-    params = Chem.AdjustQueryParameters.NoAdjustments()
-    params.makeBondsGeneric = True
-    return Chem.AdjustQueryProperties(Chem.RemoveHs(fragment_mol), params)
+    """The fragment's heavy atoms with their bond orders (aromatic bonds included) as a query."""
+    return Chem.RemoveHs(fragment_mol)
 
 
 def _fragment_intact(mol, query, n_fixed: int) -> bool:
-    """The fixed atoms (the first ``n_fixed``) still form the fragment's bonded graph."""
-    return any(set(m) == set(range(n_fixed)) for m in mol.GetSubstructMatches(query, uniquify=False))
+    """The fixed atoms (the first ``n_fixed``) still form the fragment with its bond orders, each
+    fragment atom matched by the generated atom at its fixed coordinates (atom ``k`` to atom ``k``):
+    a ring that lost its aromaticity to new sp3 attachments is not intact."""
+    identity = tuple(range(n_fixed))
+    return identity in mol.GetSubstructMatches(query, uniquify=False, maxMatches=100_000)
 
 
 def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=None) -> tuple[list, list[dict]]:
