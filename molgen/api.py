@@ -123,8 +123,11 @@ def sample_molecules(
     seed: int = 0,
     batch_size: int = 100,
     outdir: PathLike | None = None,
+    bonds: str = "predicted",
 ) -> pd.DataFrame:
-    """Generate unconditional molecules; returns the per-sample table (EDM stability, validity)."""
+    """Generate unconditional molecules; returns the per-sample table: stability and validity from
+    the predicted bonds (bond-aware models, ``bonds="predicted"``) with EDM's distance-based check
+    beside them, or EDM's alone (atoms-only models, or ``bonds="distances"``)."""
     from molgen.sampling import SamplingJob, run_molecule_sampling
     from molgen.sampling_common import parse_n_atoms
 
@@ -133,7 +136,7 @@ def sample_molecules(
     try:
         job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
                           batch_size=batch_size, seed=seed)
-        return run_molecule_sampling(model, job, sampler=sampler)
+        return run_molecule_sampling(model, job, sampler=sampler, bonds=bonds)
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -238,37 +238,51 @@ def run_ligand_sampling(
 
 
 def run_molecule_sampling(task, job: SamplingJob, *, sampler=None,
-                          on_step: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Generate ``job.n_samples`` molecules into ``molecules.sdf``: with their predicted bonds when the
-    task predicts bonds (``task.predicts_bonds``), else with bonds from EDM's distance tables."""
-    from molgen.metrics.stability import build_edm_mol, check_molecule
+                          on_step: Callable[[int], None] | None = None, bonds: str = "predicted") -> pd.DataFrame:
+    """Generate ``job.n_samples`` molecules into ``molecules.sdf``.
+
+    A task that predicts bonds (``task.predicts_bonds``) writes its predicted bonds and charges
+    (``bonds="predicted"``) or, with ``bonds="distances"``, bonds perceived from the coordinates
+    with EDM's tables as for an atoms-only model (the cross-check); an atoms-only task always the latter.
+    """
+    if bonds not in ("predicted", "distances"):
+        raise MolgenInputError(f"bonds={bonds!r}: allowed values are predicted, distances")
+    predicted = getattr(task, "predicts_bonds", False)
 
     def make_batch(b: int, count: int, gen: torch.Generator, attempt: int = 0):  # gen differs per attempt
         if job.n_atoms is None:
             sizes = task.sample_sizes(count, generator=gen)
         else:
             sizes = torch.randint(job.n_atoms[0], job.n_atoms[1] + 1, (count,), generator=gen).tolist()
-        if getattr(task, "predicts_bonds", False):
-            generated = task.generate(sizes, steps=job.steps, sampler=sampler, generator=gen, batch_size=count,
-                                      progress=on_step)
+        generated = task.generate(sizes, steps=job.steps, sampler=sampler, generator=gen, batch_size=count,
+                                  progress=on_step)
+        if predicted and bonds == "predicted":
             return _decode_bond_graphs(generated, b * job.batch_size)
-        mols, rows = [], []
-        for k, (pos, elements, ok) in enumerate(task.generate(sizes, steps=job.steps, sampler=sampler,
-                                                              generator=gen, batch_size=count, progress=on_step)):
-            row = {"sample": b * job.batch_size + k, "n_atoms": len(elements), "finite": ok,
-                   "mol_stable": False, "atom_stable": 0.0, "valid": False, "smiles": "", "error": ""}
-            if not ok:
-                row["error"] = "non-finite coordinates in the sampling trajectory"
-            else:
-                check = check_molecule(pos, elements)
-                row.update(mol_stable=check.molecule_stable, atom_stable=check.n_stable_atoms / check.n_atoms,
-                           valid=check.valid, smiles=check.smiles or "")
-                mols.append((build_edm_mol(pos, elements),
-                             {k2: row[k2] for k2 in ("sample", "mol_stable", "valid", "smiles")}))
-            rows.append(row)
-        return mols, rows
+        if predicted:
+            generated = [(g.pos, g.elements, ok) for g, ok in generated]
+        return _decode_by_distances(generated, b * job.batch_size)
 
     return run_batches(job, make_batch, sdf_name="molecules.sdf")
+
+
+def _decode_by_distances(generated, start: int) -> tuple[list, list[dict]]:
+    """Molecules with bonds from EDM's distance tables, and EDM's stability and validity."""
+    from molgen.metrics.stability import build_edm_mol, check_molecule
+
+    mols, rows = [], []
+    for k, (pos, elements, ok) in enumerate(generated):
+        row = {"sample": start + k, "n_atoms": len(elements), "finite": ok,
+               "mol_stable": False, "atom_stable": 0.0, "valid": False, "smiles": "", "error": ""}
+        if not ok:
+            row["error"] = "non-finite coordinates in the sampling trajectory"
+        else:
+            check = check_molecule(pos, elements)
+            row.update(mol_stable=check.molecule_stable, atom_stable=check.n_stable_atoms / check.n_atoms,
+                       valid=check.valid, smiles=check.smiles or "")
+            mols.append((build_edm_mol(pos, elements),
+                         {k2: row[k2] for k2 in ("sample", "mol_stable", "valid", "smiles")}))
+        rows.append(row)
+    return mols, rows
 
 
 def _decode_bond_graphs(generated, start: int) -> tuple[list, list[dict]]:

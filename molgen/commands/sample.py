@@ -149,7 +149,8 @@ def _sample_molecules(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
     table, wall = run_with_progress(job, steps, "molecules",
-                                 lambda cb: run_molecule_sampling(task, job, sampler=sampler, on_step=cb))
+                                 lambda cb: run_molecule_sampling(task, job, sampler=sampler, on_step=cb,
+                                                                  bonds=str(cfg.get("bonds", "predicted"))))
     n = len(table)
     valid = table["valid"].astype(bool)
     unique = table.loc[valid, "smiles"].nunique()

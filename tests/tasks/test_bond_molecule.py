@@ -159,3 +159,22 @@ def test_heun_sampler_runs_and_costs_two_evaluations_per_step(task):
     finally:
         hook.remove()
     assert out[0][1] and len(calls) == 3 + 2  # two evaluations for each step but the last
+
+
+def test_bonds_from_distances_is_the_cross_check_option(tmp_path):
+    from molgen.commands.sample import run
+    from molgen.config import compose_run
+    from molgen.errors import MolgenInputError
+    from molgen.sampling import SamplingJob, run_molecule_sampling
+
+    ckpt = write_untrained_checkpoint(tmp_path / "bonds.pt", SMALL)
+    blob = torch.load(ckpt, weights_only=True)
+    blob["extras"]["atom_counts"] = {"n": [7], "count": [1]}
+    torch.save(blob, ckpt)
+    out = tmp_path / "out"
+    cfg = compose_run("sample", ["task=molecule", f"ckpt={ckpt}", "n_samples=2", "steps=2", "bonds=distances",
+                                 f"outdir={out}"], out)
+    table = run(cfg)
+    assert "edm_mol_stable" not in table and {"mol_stable", "valid"} <= set(table.columns)
+    with pytest.raises(MolgenInputError, match="bonds="):
+        run_molecule_sampling(None, SamplingJob(outdir=tmp_path / "x"), bonds="guess")
