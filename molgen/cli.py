@@ -22,6 +22,8 @@ HYDRA_COMMANDS = {
     "eval": ("eval", "molgen.commands.eval", "evaluate ligands: RDKit, Vina, PoseBusters (conf/eval.yaml)"),
     "data conformers": ("data_conformers", "molgen.commands.conformers",
                         "3D molecules from a SMILES file (conf/data_conformers.yaml)"),
+    "data leakage": ("data_leakage", "molgen.commands.leakage",
+                     "training complexes with no test-set leakage, PoseBusters-checked (conf/data_leakage.yaml)"),
 }
 PLAIN_COMMANDS: dict[str, tuple[str, str]] = {"collect": ("molgen.commands.collect", "merge the jobs of a sweep (-m) into one table")}
 
