@@ -17,7 +17,7 @@ from torch_geometric.data import Data
 
 from molgen.chem.bond_graph import BOND_TYPES, CHARGES, BondGraph
 
-__all__ = ["BondTensors", "count_histogram"]
+__all__ = ["BondTensors", "BondTensorSplit", "count_histogram"]
 
 
 def count_histogram(n_atoms: np.ndarray) -> dict[int, int]:
@@ -89,3 +89,32 @@ class BondTensors:
         b[0] = n_pairs - b[1:].sum()
         return {"atom_types": (t / max(t.sum(), 1)).tolist(), "charges": (q / max(q.sum(), 1)).tolist(),
                 "bond_types": (b / max(b.sum(), 1)).tolist()}
+
+
+class BondTensorSplit(torch.utils.data.Dataset):
+    """A split of a :class:`BondTensors`: subclasses set ``tensors``, ``indices`` (molecules of the
+    split), ``elements`` and ``transform``."""
+
+    tensors: BondTensors
+    indices: np.ndarray
+    elements: tuple[str, ...]
+    transform = None
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def __getitem__(self, i: int) -> Data:
+        data = self.tensors.item(int(self.indices[i]))
+        return self.transform(data) if self.transform is not None else data
+
+    @property
+    def n_atoms(self) -> np.ndarray:
+        """``int64 [len(self)]`` atom counts of this split's molecules."""
+        return self.tensors.n_atoms[self.indices]
+
+    def atom_count_histogram(self) -> dict[int, int]:
+        return count_histogram(self.n_atoms)
+
+    def marginals(self) -> dict[str, list[float]]:
+        """Frequencies of atom types, charges and bond types (over all atom pairs) in this split."""
+        return self.tensors.marginals(self.indices.tolist(), len(self.elements))

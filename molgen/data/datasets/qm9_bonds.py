@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from molgen.data.datasets.bond_tensors import BondTensors, count_histogram
+from molgen.data.datasets.bond_tensors import BondTensors, BondTensorSplit
 from molgen.data.datasets.qm9 import QM9_ELEMENTS, QM9Dataset
 from molgen.io.atomic import atomic_path
 
@@ -71,7 +71,7 @@ def cache_qm9_bonds(qm9: QM9Dataset, progress: bool = False) -> Path:
     return path
 
 
-class QM9BondDataset(torch.utils.data.Dataset):
+class QM9BondDataset(BondTensorSplit):
     """One split of QM9 as ``Data`` with ``pos``, ``atom_types``, ``charges`` (index into
     :data:`~molgen.chem.bond_graph.CHARGES`), ``bond_index`` ``long [2, K]`` (``i < j``) and
     ``bond_types`` ``long [K]`` (index into :data:`~molgen.chem.bond_graph.BOND_TYPES`, > 0).
@@ -106,23 +106,6 @@ class QM9BondDataset(torch.utils.data.Dataset):
         if self.n_dropped:
             log.info("QM9 %s: %d of %d molecules dropped (no bond assignment)", split, self.n_dropped, keep.size)
 
-    def __len__(self) -> int:
-        return int(self.indices.shape[0])
-
-    def __getitem__(self, i: int) -> Data:
-        data = self.tensors.item(int(self.indices[i]))
-        return self.transform(data) if self.transform is not None else data
-
-    @property
-    def n_atoms(self) -> np.ndarray:
-        return self.tensors.n_atoms[self.indices]
-
-    def atom_count_histogram(self) -> dict[int, int]:
-        return count_histogram(self.n_atoms)
-
-    def marginals(self) -> dict[str, list[float]]:
-        """Frequencies of atom types, charges and bond types (over all atom pairs) in this split."""
-        return self.tensors.marginals(self.indices.tolist(), len(self.elements))
 
 if __name__ == "__main__":  # pragma: no cover - reports the perception counts of the shared file
     import sys

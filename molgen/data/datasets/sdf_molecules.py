@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-from molgen.data.datasets.bond_tensors import BondTensors, count_histogram
+from molgen.data.datasets.bond_tensors import BondTensors, BondTensorSplit
 from molgen.data.datasets.qm9 import _source_fingerprint, default_cache_dir, qm9_split_indices
 from molgen.errors import MolgenInputError
 from molgen.io.atomic import atomic_path
@@ -81,7 +81,7 @@ def _read(files: list[Path], elements: Sequence[str], max_molecules: int | None,
     return graphs, dropped
 
 
-class SDFMoleculeDataset(torch.utils.data.Dataset):
+class SDFMoleculeDataset(BondTensorSplit):
     """One split of the molecules of SD files, items as :meth:`BondTensors.item` (``pos`` centred
     by the ``transform`` the datamodule passes).
 
@@ -129,19 +129,3 @@ class SDFMoleculeDataset(torch.utils.data.Dataset):
     def n_dropped(self) -> int:
         return sum(self.dropped.values())
 
-    def __len__(self) -> int:
-        return int(self.indices.shape[0])
-
-    def __getitem__(self, i: int) -> Data:
-        data = self.tensors.item(int(self.indices[i]))
-        return self.transform(data) if self.transform is not None else data
-
-    @property
-    def n_atoms(self) -> np.ndarray:
-        return self.tensors.n_atoms[self.indices]
-
-    def atom_count_histogram(self) -> dict[int, int]:
-        return count_histogram(self.n_atoms)
-
-    def marginals(self) -> dict[str, list[float]]:
-        return self.tensors.marginals(self.indices.tolist(), len(self.elements))
