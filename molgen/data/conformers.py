@@ -4,6 +4,7 @@ Layout of ``outdir`` (``prefix`` defaults to the SMILES file's stem)::
 
     <prefix>_000.sdf.gz ...     molecules i*shard_size .. (i+1)*shard_size - 1 of the file that embedded
     progress/<prefix>_000.csv   the failures of that shard (its "done" record, written first)
+    progress/<prefix>.settings.json   the settings; resuming with other settings is refused
     failures.csv                all failures: index, smiles, reason
 
 Molecule ``i`` (0-based row of the SMILES file) is embedded with seed ``seed + i``
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import logging
 import os
 import time
@@ -35,7 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 from molgen.errors import MolgenInputError
-from molgen.io.atomic import atomic_path
+from molgen.io.atomic import atomic_path, write_atomic
 from molgen.io.tables import write_csv_atomic
 
 __all__ = [
@@ -177,6 +179,19 @@ def _write_shard(shard: Path, blocks: list[str]) -> None:
             gz.write("".join(blocks).encode("utf-8"))
 
 
+def _check_settings(path: Path, settings: dict) -> None:
+    """Record the settings of a new run; refuse to resume shards built with other settings."""
+    if path.is_file():
+        before = json.loads(path.read_text())
+        changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+        if changed:
+            detail = ", ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
+            raise MolgenInputError(f"{path.parent.parent}: holds shards built with other settings ({detail}); "
+                                   "use a new outdir (or the same settings to resume)")
+    else:
+        write_atomic(path, json.dumps(settings, indent=1))
+
+
 def build_conformers(
     smiles: str | os.PathLike[str],
     outdir: str | os.PathLike[str],
@@ -219,6 +234,10 @@ def build_conformers(
     outdir = Path(outdir)
     shards = shard_paths(outdir, prefix, len(table), int(shard_size))
     run = ConformerRun(n_molecules=len(table), shards=shards)
+    _check_settings(outdir / "progress" / f"{prefix}.settings.json", {
+        "smiles": source.name, "n_molecules": len(table), "shard_size": int(shard_size), "seed": int(seed),
+        "max_iters": int(max_iters), "index_property": index_property,
+    })  # fmt: skip
     todo = [k for k, shard in enumerate(shards) if not _shard_done(shard)]
     run.skipped = len(shards) - len(todo)
     n_todo = sum(len(table.iloc[k * shard_size : (k + 1) * shard_size]) for k in todo)

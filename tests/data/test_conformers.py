@@ -105,6 +105,14 @@ def test_resume_skips_done_shards_and_a_killed_run_leaves_no_partial_file(smiles
     assert list(pd.read_csv(out / "failures.csv")["index"]) == [2, 4]
 
 
+def test_resuming_with_other_settings_is_refused(smiles_file, tmp_path):
+    from molgen.errors import MolgenInputError
+
+    build_conformers(smiles_file, tmp_path, shard_size=4, limit=2, progress=False)
+    with pytest.raises(MolgenInputError, match="shard_size: 4 -> 3"):
+        build_conformers(smiles_file, tmp_path, shard_size=3, limit=2, progress=False)
+
+
 @pytest.mark.skipif(not MOSES3D.is_file(), reason="shared data not present")
 def test_the_recipe_reproduces_moses3d():
     with gzip.open(MOSES3D, "rb") as fh:

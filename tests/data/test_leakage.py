@@ -201,3 +201,14 @@ def test_posebusters_dock_checks_pass_a_crystal_pose(tmp_path):
     mini = Path(__file__).resolve().parents[2] / "data" / "demo" / "posebusters_mini"
     (pose,) = [p for p in posebusters_poses(mini) if p.complex == "6xg5_TOP"]
     assert leakage._check_complex([pose], 8.0, tmp_path) == {"TOP": ""}
+
+
+def test_the_committed_manifest_is_whole_and_combines_676_checked_poses():
+    path = Path(__file__).resolve().parents[2] / "docs" / "results" / "leakage_manifest.csv"
+    table = pd.read_csv(path, keep_default_na=False)
+    assert list(table.columns) == list(leakage.MANIFEST_COLUMNS) and len(table) == 308 + 1343
+    poses = combined_complexes(path, root="/shared/data")
+    assert len(poses) == 676 and {p.source for p in poses} == {"posebusters", "fep"}
+    assert all(str(p.protein).startswith("/shared/data/") for p in poses)
+    dropped = table[table["kept"].astype(str) == "False"]
+    assert dropped["reason"].str.match(r"^(identity \d+% >= 30%|PoseBusters: )").all()
