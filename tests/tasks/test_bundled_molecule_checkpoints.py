@@ -1,0 +1,24 @@
+"""The bundled QM9 checkpoints: the bond-aware molecule.pt and the earlier atoms-only one keep sampling."""
+
+from __future__ import annotations
+
+import torch
+
+from molgen.api import bundled_checkpoint
+from molgen.checkpoint import load_task
+from molgen.sampling import SamplingJob, run_molecule_sampling
+
+
+def test_bundled_molecule_checkpoint_predicts_bonds(tmp_path):
+    task = load_task(bundled_checkpoint("molecule"))
+    assert getattr(task, "predicts_bonds", False) and task.atom_counts
+    table = run_molecule_sampling(task, SamplingJob(outdir=tmp_path, n_samples=2, steps=3, seed=0))
+    assert len(table) == 2 and {"mol_stable", "edm_mol_stable", "connected"} <= set(table.columns)
+
+
+def test_earlier_atoms_only_checkpoint_still_loads_and_samples(tmp_path):
+    task = load_task(bundled_checkpoint("molecule").with_name("molecule_atoms.pt"))
+    assert not getattr(task, "predicts_bonds", False)
+    torch.manual_seed(0)
+    table = run_molecule_sampling(task, SamplingJob(outdir=tmp_path, n_samples=2, steps=3, seed=0))
+    assert len(table) == 2 and "edm_mol_stable" not in table and (tmp_path / "molecules.sdf").exists()
