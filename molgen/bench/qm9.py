@@ -38,10 +38,11 @@ def sample_and_score(task, n: int, *, steps: int, sampler=None, batch_size: int 
     wall = time.perf_counter() - t0
     if not getattr(task, "predicts_bonds", False):
         return QM9Run(score_generated(out, reference_smiles=reference_smiles), sum(not ok for _, _, ok in out), wall)
-    from molgen.metrics.bond_stability import BondCheck, check_graph, summarize_bond_checks
+    from molgen.metrics.bond_stability import BondCheck, check_graph, heavy_atom_smiles, summarize_bond_checks
 
     failed = "non-finite coordinates in the sampling trajectory"
     checks = [check_graph(g)[0] if ok else BondCheck(False, 0, len(g.elements), False, False, None, failed)
               for g, ok in out]
     edm = score_generated(((g.pos, g.elements, ok) for g, ok in out), reference_smiles=reference_smiles)
-    return QM9Run(edm, sum(not ok for _, ok in out), wall, summarize_bond_checks(checks, reference_smiles))
+    reference = None if reference_smiles is None else heavy_atom_smiles(reference_smiles)
+    return QM9Run(edm, sum(not ok for _, ok in out), wall, summarize_bond_checks(checks, reference))

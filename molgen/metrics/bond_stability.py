@@ -18,7 +18,7 @@ from rdkit.rdBase import BlockLogs
 
 from molgen.chem.bond_graph import BOND_ORDERS, BondGraph, mol_from_graph
 
-__all__ = ["BondCheck", "allowed_valences", "check_graph", "summarize_bond_checks"]
+__all__ = ["BondCheck", "allowed_valences", "check_graph", "heavy_atom_smiles", "summarize_bond_checks"]
 
 _NEUTRAL = {"H": (1,), "C": (4,), "N": (3,), "O": (2,), "F": (1,), "B": (3,), "Si": (4,), "P": (3, 5),
             "S": (2, 4, 6), "Cl": (1,), "Br": (1,), "I": (1,)}
@@ -76,9 +76,24 @@ def check_graph(graph: BondGraph) -> tuple[BondCheck, Chem.Mol]:
     return BondCheck(all(stable), int(sum(stable)), n, err is None, connected, smiles, err), mol
 
 
+def heavy_atom_smiles(smiles: Iterable[str]) -> set[str]:
+    """Reference SMILES in :class:`BondCheck`'s form (canonical, hydrogens implicit): EDM's reference
+    SMILES of QM9 (:meth:`QM9Dataset.smiles_set`) write every hydrogen as an atom, so a novelty
+    test against them would call every molecule new. Unparseable entries are skipped."""
+    out = set()
+    with BlockLogs():
+        for s in smiles:
+            mol = Chem.MolFromSmiles(s) if s else None
+            if mol is not None:
+                out.add(Chem.MolToSmiles(Chem.RemoveHs(mol)))
+    return out
+
+
 def summarize_bond_checks(checks: Sequence[BondCheck], reference_smiles: Iterable[str] | None = None) -> dict:
     """Fractions in [0, 1]: ``atom_stable``, ``mol_stable``, ``valid``, ``connected``,
-    ``valid_connected``, ``unique`` (of valid), ``valid_unique`` (valid x unique), ``novel``."""
+    ``unique`` (of valid), ``valid_unique`` (valid x unique), ``novel`` (share of
+    the unique valid SMILES not in ``reference_smiles``, which must be in the same form: see
+    :func:`heavy_atom_smiles`)."""
     if not checks:
         raise ValueError("no molecules to summarise")
     n = len(checks)

@@ -79,3 +79,14 @@ def test_summary_counts_validity_uniqueness_and_novelty():
 def test_bond_rows_must_be_ordered():
     with pytest.raises(ValueError, match="i < j"):
         BondGraph(["C", "C"], [0, 0], [[1, 0, 1]], np.zeros((2, 3)))
+
+
+def test_novelty_against_edm_style_reference_smiles_needs_the_same_form():
+    from molgen.metrics.bond_stability import heavy_atom_smiles
+
+    ethanol = graph_from_mol(Chem.AddHs(_embedded("CCO")))
+    checks = [check_graph(ethanol)[0]]
+    edm_style = {Chem.MolToSmiles(Chem.AddHs(Chem.MolFromSmiles("CCO")))}  # every H an atom
+    assert summarize_bond_checks(checks, edm_style)["novel"] == 1.0  # the mismatch the helper removes
+    assert summarize_bond_checks(checks, heavy_atom_smiles(edm_style))["novel"] == 0.0
+    assert heavy_atom_smiles(["", "not a smiles"]) == set()
