@@ -111,6 +111,7 @@ def _fragment_intact(mol, query, n_fixed: int) -> bool:
 
 
 def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=None) -> tuple[list, list[dict]]:
+    from molgen.chem.decode import decode_graph
     from molgen.chem.properties import compute_properties
     from molgen.chem.reconstruct import reconstruct_mol
 
@@ -126,7 +127,9 @@ def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=No
             row["error"] = "non-finite coordinates in the sampling trajectory"
             rows.append(row)
             continue
-        rec = reconstruct_mol(g.pos, g.elements, largest_fragment=largest_fragment)
+        graph = getattr(g, "graph", None)  # a bond-aware model's predicted bonds
+        rec = (reconstruct_mol(g.pos, g.elements, largest_fragment=largest_fragment) if graph is None
+               else decode_graph(graph, largest_fragment=largest_fragment))
         row.update(valid=rec.valid, connected=rec.connected, n_fragments=rec.n_fragments,
                    smiles=rec.smiles or "", error=rec.error or "")
         if rec.valid:
@@ -219,8 +222,7 @@ def run_ligand_sampling(
     pos, feat, center = pocket_tensors(pocket, task.pocket_mode)
     fragment = None
     if fragment_mol is not None:
-        frag = Chem.RemoveHs(fragment_mol)
-        fragment = Fragment(frag.GetConformer().GetPositions(), [a.GetSymbol() for a in frag.GetAtoms()])
+        fragment = Fragment.from_mol(fragment_mol)
 
     def make_batch(b: int, count: int, gen: torch.Generator, attempt: int = 0):
         sizes = _batch_sizes(task, pos.shape[0], job, count, gen)

@@ -76,7 +76,8 @@ class ReconstructedMol:
     ``valid``; otherwise the best-effort unsanitised Mol, or ``None`` when not even the atoms could
     be placed. ``connected``/``n_fragments`` describe the whole input, also when
     ``largest_fragment=True`` kept only the largest piece in ``mol``. ``method`` says which step
-    made ``mol``: ``"geometry"`` (perceived bond orders), ``"single_bonds"`` (fallback) or
+    made ``mol``: ``"geometry"`` (perceived bond orders), ``"single_bonds"`` (fallback),
+    ``"predicted"`` (a bond-aware model's bonds, :func:`molgen.chem.decode.decode_graph`) or
     ``"none"``.
     """
 

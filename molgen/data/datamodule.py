@@ -177,3 +177,24 @@ class ComplexDataModule(L.LightningDataModule):
         """:func:`fit_ligand_size_model` on a split, with the pocket settings in ``meta``."""
         meta = {"pocket_mode": self.pocket_mode, "pocket_cutoff": float(self.pocket_cutoff)}
         return fit_ligand_size_model(self.size_pairs(split), n_bins=n_bins, meta=meta)
+
+
+class PoseComplexDataModule(ComplexDataModule):
+    """The kept poses of a leakage manifest with their ligands' bonds
+    (:class:`~molgen.data.datasets.pose_complexes.PoseComplexDataset`), split by complex.
+
+    Args:
+        manifest: the leakage manifest CSV; root: the folder its paths start from.
+        other arguments: see :class:`ComplexDataModule`.
+    """
+
+    def __init__(self, manifest: str | os.PathLike[str], root: str | os.PathLike[str], **kwargs) -> None:
+        super().__init__(root, **kwargs)
+        self.manifest = manifest
+
+    def _make_dataset(self):
+        from molgen.data.datasets.pose_complexes import PoseComplexDataset
+
+        return PoseComplexDataset(self.manifest, self.root, vocab=self.vocab, pocket_mode=self.pocket_mode,
+                                  pocket_cutoff=self.pocket_cutoff, cache_dir=self.cache_dir,
+                                  transform=CenterOnPocket() if self.center else None, limit=self.limit)

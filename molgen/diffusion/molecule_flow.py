@@ -8,6 +8,11 @@ Each part has the process that fits it (DESIGN principle 11):
 - atom types, charges, bonds: :class:`~molgen.diffusion.categorical.CategoricalFlow` each (prior:
   the training data's marginals, given in the config).
 
+With ``zero_com=False`` (a molecule in a pocket's frame, which fixes position and orientation)
+the coordinate prior is a Gaussian around the origin (the pocket centroid) without CoM projection,
+the training alignment permutes the prior but does not rotate it (rotations are no symmetry there),
+and the steps do not re-centre.
+
 Time runs from 1 (prior) to 0 (data), as everywhere in molgen. Training times are drawn from
 ``Beta(time_beta)`` (SemlaFlow's Beta(2, 1) towards the data, in molgen's direction Beta(1, 2));
 ``None`` draws them uniformly. The loss is a weighted sum of the coordinate MSE (of ``x0_hat``)
@@ -56,6 +61,8 @@ class MoleculeFlow:
         align_prior: permute and rotate the prior sample onto each training molecule.
         time_beta: ``(a, b)`` of the training time distribution, or ``None`` (uniform).
         weights: loss weights ``{pos, atom_types, charges, bonds}``.
+        zero_com: coordinates live in the zero-CoM subspace (unconditional molecules); ``False``
+            for a frame fixed by context (a pocket).
     """
 
     atom_types: CategoricalFlow
@@ -66,8 +73,7 @@ class MoleculeFlow:
     time_beta: Sequence[float] | None = (1.0, 2.0)
     weights: dict = field(default_factory=lambda: {"pos": 3.0, "atom_types": 0.4, "charges": 1.0, "bonds": 2.0})
     t_min: float = 1e-3
-
-    zero_com = True  # the task checks this: coordinates live in the zero-CoM subspace
+    zero_com: bool = True
 
     def __post_init__(self) -> None:
         w = dict(self.weights)
@@ -91,15 +97,19 @@ class MoleculeFlow:
                 t = torch.distributions.Beta(a, b).sample((n,))
         return t.clamp(self.t_min, 1.0)
 
+    def center(self, pos: Tensor, batch: Tensor) -> Tensor:
+        """``pos`` projected to zero CoM per graph when ``zero_com``, else unchanged."""
+        return remove_com(pos, batch) if self.zero_com else pos
+
     def pos_prior(self, batch: Tensor, generator: torch.Generator | None = None) -> Tensor:
         z = torch.randn(batch.shape[0], 3, generator=generator).to(batch.device) * self.pos_std
-        return remove_com(z, batch)
+        return self.center(z, batch)
 
     def noise(self, clean: MoleculeState, t: Tensor, generator: torch.Generator | None = None) -> MoleculeState:
         """A draw of the state at times ``t`` [B] (one per graph) given the clean state."""
         z = self.pos_prior(clean.batch, generator)
         if self.align_prior:
-            z = align_prior(z, clean.pos, clean.batch)
+            z = align_prior(z, clean.pos, clean.batch, rotate=self.zero_com)
         tn, tp = t[clean.batch], t[clean.pair_batch]
         pos = (1 - tn)[:, None] * clean.pos + tn[:, None] * z
         return clean.replace(
@@ -139,7 +149,7 @@ class MoleculeFlow:
     def step(self, x: MoleculeState, pred: MoleculePrediction, t: float, s: float,
              generator: torch.Generator | None = None) -> MoleculeState:
         """One Euler move from ``t`` to ``s < t`` (at ``s = 0``: the prediction itself, argmax)."""
-        x0 = remove_com(pred.x0, x.batch)
+        x0 = self.center(pred.x0, x.batch)
         pos = x0 if s <= 0 else x0 + (s / t) * (x.pos - x0)
         return x.replace(
             pos=pos,
@@ -152,6 +162,6 @@ class MoleculeFlow:
                 pred_s: MoleculePrediction, t: float, s: float) -> MoleculeState:
         """Heun's correction of an Euler step's coordinates: the mean of the velocities
         ``(x - x0_hat) / t`` at ``(x_t, t)`` and at the Euler point ``(x_s, s)``; categories as the step left them."""
-        v_t = (x_t.pos - remove_com(pred_t.x0, x_t.batch)) / t
-        v_s = (x_s.pos - remove_com(pred_s.x0, x_s.batch)) / s
+        v_t = (x_t.pos - self.center(pred_t.x0, x_t.batch)) / t
+        v_s = (x_s.pos - self.center(pred_s.x0, x_s.batch)) / s
         return x_s.replace(pos=x_t.pos + (s - t) * 0.5 * (v_t + v_s))

@@ -9,12 +9,13 @@ category per pair (0: no bond). Categories are indices: ``atom_types`` into the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-__all__ = ["MoleculeState", "all_pairs", "pair_values"]
+__all__ = ["FixedMolecule", "MoleculeState", "all_pairs", "pair_values"]
 
 
 def all_pairs(batch: Tensor) -> Tensor:
@@ -92,3 +93,37 @@ class MoleculeState:
             out.append({"pos": self.pos[lo:hi], "atom_types": self.atom_types[lo:hi],
                         "charges": self.charges[lo:hi], "bonds": bonds})
         return out
+
+
+@dataclass
+class FixedMolecule:
+    """Atoms (and the bonds among them) held fixed while sampling, over a batch's atoms and pairs:
+    ``mask`` [N] and ``bond_mask`` [P] say which; ``pos`` [N, 3], ``atom_types``, ``charges`` [N] and
+    ``bond_types`` [P] hold the values (used where masked), in the sampler's frame."""
+
+    mask: Tensor
+    pos: Tensor
+    atom_types: Tensor
+    charges: Tensor
+    bond_mask: Tensor
+    bond_types: Tensor
+
+    def to(self, device) -> "FixedMolecule":
+        return FixedMolecule(*(getattr(self, f.name).to(device) for f in fields(self)))
+
+    def pinner(self, prior: MoleculeState) -> Callable[[MoleculeState, float], MoleculeState]:
+        """``pin(state, s)``: ``state`` with the fixed atoms at ``(1 - s) pos + s z`` (``z``: their
+        draw in ``prior``, so at ``s = 0`` exactly ``pos``) and the fixed categories set."""
+        if self.mask.shape[0] != prior.pos.shape[0] or self.bond_mask.shape[0] != prior.pairs.shape[1]:
+            raise ValueError(f"fixed atoms cover {self.mask.shape[0]} atoms / {self.bond_mask.shape[0]} pairs, "
+                             f"the batch has {prior.pos.shape[0]} / {prior.pairs.shape[1]}")
+        z = prior.pos.clone()
+        m, mb = self.mask[:, None], self.bond_mask
+
+        def pin(state: MoleculeState, s: float) -> MoleculeState:
+            return state.replace(
+                pos=torch.where(m, (1.0 - s) * self.pos + s * z, state.pos),
+                atom_types=torch.where(self.mask, self.atom_types, state.atom_types),
+                charges=torch.where(self.mask, self.charges, state.charges),
+                bond_types=torch.where(mb, self.bond_types, state.bond_types))
+        return pin

@@ -133,20 +133,23 @@ class DiffusionTask(L.LightningModule):
         eps_h = p.type_noise(h0, generator)
         tn = t[g.batch]
         x_t, h_t = p.add_noise(g.pos, eps_x, tn), p.add_noise(h0, eps_h, tn)
-        ctx = None
-        if g.context is not None:
-            c_pos, c_feat, c_batch = g.context
-            if self.training and self.context_dropout > 0:  # classifier-free guidance training
-                keep = torch.rand(g.n_graphs, device=dev) >= self.context_dropout
-                sel = keep[c_batch]
-                c_pos, c_feat, c_batch = c_pos[sel], c_feat[sel], c_batch[sel]
-            ctx = self.net.encode_context(c_pos, c_feat, c_batch)
+        ctx = None if g.context is None else self.encode_training_context(g.context, g.n_graphs)
         pred_x, pred_h = self.net(x_t, h_t, t, g.batch, ctx)
         if p.zero_com:
             pred_x = remove_com(pred_x, g.batch)
         loss_x = (pred_x - p.target(g.pos, eps_x, tn)).square().sum(-1).mean()
         loss_h = (pred_h - p.target(h0, eps_h, tn)).square().sum(-1).mean()
         return {"loss": p.pos_weight * loss_x + p.type_weight * loss_h, "loss_pos": loss_x, "loss_types": loss_h}
+
+    def encode_training_context(self, context: tuple[Tensor, Tensor, Tensor], n_graphs: int) -> Context:
+        """Encode a batch's context ``(pos, feat, batch)``; in training each graph loses its context
+        with probability ``context_dropout`` (classifier-free guidance training)."""
+        c_pos, c_feat, c_batch = context
+        if self.training and self.context_dropout > 0:
+            keep = torch.rand(n_graphs, device=c_pos.device) >= self.context_dropout
+            sel = keep[c_batch]
+            c_pos, c_feat, c_batch = c_pos[sel], c_feat[sel], c_batch[sel]
+        return self.net.encode_context(c_pos, c_feat, c_batch)
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor | None:
         g = self.unpack(batch)

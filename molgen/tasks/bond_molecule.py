@@ -19,8 +19,9 @@ from torch import nn
 
 from molgen.chem.bond_graph import CHARGES, BondGraph
 from molgen.diffusion.molecule_flow import MoleculeFlow, MoleculePrediction
-from molgen.diffusion.molecule_state import MoleculeState, all_pairs, pair_values
+from molgen.diffusion.molecule_state import FixedMolecule, MoleculeState, all_pairs, pair_values
 from molgen.diffusion.samplers import Sampler
+from molgen.nn.base import Context
 from molgen.tasks.molecule import MoleculeTask
 
 __all__ = ["BondMoleculeTask"]
@@ -56,12 +57,30 @@ class BondMoleculeTask(MoleculeTask):
         return MoleculeState(batch.pos, batch.atom_types, batch.charges, bonds, pairs, batch.batch,
                              int(batch.num_graphs))
 
-    def _net_call(self, net: nn.Module, x: MoleculeState, t: torch.Tensor,
-                  cond: MoleculePrediction | None) -> MoleculePrediction:
-        return net(x.pos, x.atom_types, x.charges, x.bond_types, x.pairs, t, x.batch,
-                   cond if getattr(net, "self_condition", False) else None)
+    def _net_call(self, net: nn.Module, x: MoleculeState, t: torch.Tensor, cond: MoleculePrediction | None,
+                  context: Context | None = None) -> MoleculePrediction:
+        args = (x.pos, x.atom_types, x.charges, x.bond_types, x.pairs, t, x.batch,
+                cond if getattr(net, "self_condition", False) else None)
+        return net(*args) if context is None else net(*args, context)
 
-    def diffusion_loss(self, g: MoleculeState, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def _predict(self, net: nn.Module, x: MoleculeState, t: torch.Tensor, cond: MoleculePrediction | None,
+                 context: Context | None, guidance_scale: float,
+                 type_mask: torch.Tensor | None) -> MoleculePrediction:
+        """The clean estimate; with guidance ``u + w (c - u)`` of the (un)conditional estimates
+        (coordinates and logits); ``type_mask`` (-inf where not allowed) added to the atom logits."""
+        pred = self._net_call(net, x, t, cond, context)
+        if context is not None and guidance_scale != 1.0:
+            un = self._net_call(net, x, t, cond, None)
+            w = float(guidance_scale)
+            pred = MoleculePrediction(*(u + w * (c - u) for u, c in zip(
+                (un.x0, un.atom_logits, un.charge_logits, un.bond_logits),
+                (pred.x0, pred.atom_logits, pred.charge_logits, pred.bond_logits))))
+        if type_mask is not None:
+            pred = MoleculePrediction(pred.x0, pred.atom_logits + type_mask, pred.charge_logits, pred.bond_logits)
+        return pred
+
+    def diffusion_loss(self, g: MoleculeState, generator: torch.Generator | None = None,
+                       context: Context | None = None) -> dict[str, torch.Tensor]:
         p: MoleculeFlow = self.process
         t = p.sample_time(g.n_graphs, generator).to(g.pos.device)
         x_t = p.noise(g, t, generator)
@@ -69,38 +88,76 @@ class BondMoleculeTask(MoleculeTask):
         u = float(torch.rand(1, generator=generator)) if generator is not None else float(torch.rand(1))
         if getattr(self.net, "self_condition", False) and u < self.self_condition_prob:
             with torch.no_grad():
-                cond = self._net_call(self.net, x_t, t, None).detached()
-        return p.loss(self._net_call(self.net, x_t, t, cond), g)
+                cond = self._net_call(self.net, x_t, t, None, context).detached()
+        return p.loss(self._net_call(self.net, x_t, t, cond, context), g)
 
     # ---- sampling ------------------------------------------------------------------------------
+    def _prior(self, n_atoms: Sequence[int], generator: torch.Generator | None,
+               seeds: Sequence[int] | None) -> MoleculeState:
+        """The prior state; with ``seeds`` each graph drawn from its own seed (independent of batching)."""
+        p: MoleculeFlow = self.process
+        if seeds is None:
+            return p.prior(n_atoms, generator, self.device)
+        if len(seeds) != len(n_atoms):
+            raise ValueError(f"{len(seeds)} seeds for {len(n_atoms)} graphs")
+        parts = [p.prior([int(n)], torch.Generator().manual_seed(int(seed))) for n, seed in zip(n_atoms, seeds)]
+        batch = torch.repeat_interleave(torch.arange(len(parts)), torch.as_tensor([int(n) for n in n_atoms]))
+        state = MoleculeState(torch.cat([q.pos for q in parts]), torch.cat([q.atom_types for q in parts]),
+                              torch.cat([q.charges for q in parts]), torch.cat([q.bond_types for q in parts]),
+                              all_pairs(batch), batch, len(parts))
+        return state.replace(**{k: getattr(state, k).to(self.device) for k in
+                                ("pos", "atom_types", "charges", "bond_types", "pairs", "batch")})
+
     @torch.inference_mode()
     def denoise_molecules(self, n_atoms: Sequence[int], *, steps: int | None = None, sampler: Sampler | None = None,
                           generator: torch.Generator | None = None,
-                          progress: Callable[[int], None] | None = None) -> tuple[MoleculeState, torch.Tensor]:
+                          progress: Callable[[int], None] | None = None, context: Context | None = None,
+                          guidance_scale: float = 1.0, seeds: Sequence[int] | None = None,
+                          fixed: FixedMolecule | None = None,
+                          allowed_types: Sequence[int] | None = None) -> tuple[MoleculeState, torch.Tensor]:
         """Run the flow from the prior to t = 0 for molecules of ``n_atoms`` atoms; returns the
-        final state and ``finite`` [B] (False where a trajectory produced NaN/Inf)."""
+        final state and ``finite`` [B] (False where a trajectory produced NaN/Inf).
+
+        ``context`` (encoded once by the caller) is shared by every step; ``guidance_scale`` is its
+        classifier-free guidance weight. ``seeds`` (one per graph) fix each prior draw. ``fixed``
+        atoms and the bonds among them are held: their coordinates move on the straight path from
+        their prior draw to the given positions, their categories are the given ones throughout.
+        ``allowed_types`` restricts the generated atom types to these indices."""
         net, p = self.sampling_net, self.process
         sampler = sampler or self.sampler
         ts = sampler.timesteps(steps or self.sample_steps).tolist()
-        x = p.prior(n_atoms, generator, self.device)
+        x = self._prior(n_atoms, generator, seeds)
+        type_mask = None
+        if allowed_types is not None:
+            type_mask = torch.full((self.n_types,), float("-inf"), device=self.device)
+            type_mask[list(allowed_types)] = 0.0
+        pin = (lambda state, time: state) if fixed is None else fixed.to(self.device).pinner(x)
+        x = pin(x, 1.0)
         cond = None
 
         def at(time: float) -> torch.Tensor:
             return torch.full((x.n_graphs,), float(time), device=self.device)
 
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):
-            pred = self._net_call(net, x, at(t), cond)
+            pred = self._predict(net, x, at(t), cond, context, guidance_scale, type_mask)
             x_new = p.step(x, pred, float(t), float(s), generator)
             cond = pred
             if getattr(sampler, "order", 1) == 2 and s > 0:  # Heun on the coordinates
-                cond = self._net_call(net, x_new, at(s), pred)
+                cond = self._predict(net, x_new, at(s), pred, context, guidance_scale, type_mask)
                 x_new = p.correct(x, x_new, pred, cond, float(t), float(s))
-            x = x_new
+            x = pin(x_new, float(s))
             if progress is not None:
                 progress(k + 1)
         bad = ~torch.isfinite(x.pos).all(-1)
         finite = torch.bincount(x.batch[bad], minlength=x.n_graphs) == 0
         return x.replace(pos=torch.nan_to_num(x.pos)), finite
+
+    def graph_of(self, mol: dict[str, torch.Tensor]) -> BondGraph:
+        """One molecule of :meth:`MoleculeState.split` as a :class:`BondGraph`."""
+        return BondGraph(elements=[self.elements[i] for i in mol["atom_types"].tolist()],
+                         charges=np.asarray(CHARGES)[mol["charges"].cpu().numpy()],
+                         bonds=mol["bonds"].cpu().numpy(), pos=mol["pos"].cpu().numpy(),
+                         implicit_hs="H" not in self.elements)
 
     def generate(self, n_atoms: Sequence[int], *, steps: int | None = None, sampler: Sampler | None = None,
                  generator: torch.Generator | None = None, batch_size: int = 256,
@@ -111,11 +168,7 @@ class BondMoleculeTask(MoleculeTask):
             state, finite = self.denoise_molecules(list(n_atoms[start:start + batch_size]), steps=steps,
                                                    sampler=sampler, generator=generator, progress=progress)
             for mol, ok in zip(state.split(), finite.tolist()):
-                graph = BondGraph(elements=[self.elements[i] for i in mol["atom_types"].tolist()],
-                                  charges=np.asarray(CHARGES)[mol["charges"].cpu().numpy()],
-                                  bonds=mol["bonds"].cpu().numpy(), pos=mol["pos"].cpu().numpy(),
-                                  implicit_hs="H" not in self.elements)
-                out.append((graph, bool(ok)))
+                out.append((self.graph_of(mol), bool(ok)))
         return out
 
     def validation_samples(self, batch: Any, generator: torch.Generator) -> dict[str, float]:

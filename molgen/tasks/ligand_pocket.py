@@ -15,13 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from molgen.chem.bond_graph import BondGraph, graph_from_mol
 from molgen.data.ligand_size import LigandSizeModel
 from molgen.data.vocab import DEFAULT_LIGAND_ELEMENTS, ElementVocab
 from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
 from molgen.tasks.base import DiffusionTask, FixedAtoms, Graphs
 
-__all__ = ["LigandPocketTask", "GeneratedAtoms", "Fragment"]
+__all__ = ["LigandPocketTask", "GeneratedAtoms", "Fragment", "PocketLigandSizes"]
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,66 @@ class GeneratedAtoms:
     pos: np.ndarray          # float32 [n, 3]
     elements: list[str]
     finite: bool             # False: the trajectory diverged (NaN/Inf); pos is meaningless
+    graph: BondGraph | None = None  # a bond-aware model's predicted atoms, charges and bonds (same frame)
 
 
 @dataclass
 class Fragment:
     """Atoms to keep fixed in every generated ligand (receptor frame, Angstrom): they become the
-    first ``len(elements)`` atoms of each ligand."""
+    first ``len(elements)`` atoms of each ligand. ``graph`` (the fragment's charges and Kekulé
+    bonds) is what a bond-aware model keeps fixed too; atoms-only models use positions and elements."""
 
     pos: np.ndarray        # float32 [F, 3]
     elements: list[str]
+    graph: BondGraph | None = None
+    graph_error: str | None = None  # why ``graph`` is missing (e.g. a ring RDKit cannot kekulize)
 
     def __post_init__(self) -> None:
         self.pos = np.asarray(self.pos, dtype=np.float32).reshape(-1, 3)
         if len(self.elements) != self.pos.shape[0] or not len(self.elements):
             raise ValueError(f"fragment: {self.pos.shape[0]} positions but {len(self.elements)} elements")
 
+    @classmethod
+    def from_mol(cls, mol) -> "Fragment":
+        """The heavy atoms of an RDKit molecule with a conformer, with their bonds and charges."""
+        from rdkit import Chem
 
-class LigandPocketTask(DiffusionTask):
+        heavy = Chem.RemoveHs(mol)
+        try:
+            graph = graph_from_mol(heavy)
+        except Exception as exc:  # noqa: BLE001 -- RDKit's kekulization raises its own types
+            return cls(heavy.GetConformer().GetPositions(), [a.GetSymbol() for a in heavy.GetAtoms()],
+                       None, str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return cls(graph.pos, list(graph.elements), graph)
+
+
+class PocketLigandSizes:
+    """The ligand size model of a pocket task: fitted on the training complexes at fit start (from
+    the datamodule's ``fit_ligand_size_model``), kept in checkpoints, sampled given the pocket size.
+    Mixed into the pocket tasks ahead of their base task."""
+
+    size_model: LigandSizeModel | None = None
+
+    def on_fit_start(self) -> None:
+        dm = getattr(self.trainer, "datamodule", None)
+        if self.size_model is None and dm is not None and hasattr(dm, "fit_ligand_size_model"):
+            self.size_model = dm.fit_ligand_size_model()
+
+    def checkpoint_extras(self) -> dict[str, Any]:
+        return {"ligand_size_model": None if self.size_model is None else self.size_model.to_dict()}
+
+    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        if extras.get("ligand_size_model") is not None:
+            self.size_model = LigandSizeModel.from_dict(extras["ligand_size_model"])
+
+    def sample_sizes(self, n_pocket: int, n_samples: int, generator: torch.Generator | None = None) -> list[int]:
+        """Ligand atom counts drawn from the training distribution given the pocket size."""
+        if self.size_model is None:
+            raise ValueError("this checkpoint has no ligand size model: give n_atoms explicitly")
+        return [int(self.size_model.sample(n_pocket, generator=generator)) for _ in range(n_samples)]
+
+
+class LigandPocketTask(PocketLigandSizes, DiffusionTask):
     """Trains and samples ligands inside a fixed pocket.
 
     Args:
@@ -91,18 +135,6 @@ class LigandPocketTask(DiffusionTask):
             context=(batch.pocket_pos, batch.pocket_feat, batch.pocket_pos_batch),
         )
 
-    def on_fit_start(self) -> None:
-        dm = getattr(self.trainer, "datamodule", None)
-        if self.size_model is None and dm is not None and hasattr(dm, "fit_ligand_size_model"):
-            self.size_model = dm.fit_ligand_size_model()
-
-    def checkpoint_extras(self) -> dict[str, Any]:
-        return {"ligand_size_model": None if self.size_model is None else self.size_model.to_dict()}
-
-    def load_checkpoint_extras(self, extras: dict[str, Any]) -> None:
-        if extras.get("ligand_size_model") is not None:
-            self.size_model = LigandSizeModel.from_dict(extras["ligand_size_model"])
-
     def validation_samples(self, batch: Any, generator: torch.Generator) -> dict[str, float]:
         """Sample ligands for the first pocket of the batch and report validity / connectivity."""
         from molgen.chem.reconstruct import reconstruct_mol
@@ -117,12 +149,6 @@ class LigandPocketTask(DiffusionTask):
                 "connected": sum(r.valid and r.connected for r in recs) / n}
 
     # ---- sampling ---------------------------------------------------------------------------
-    def sample_sizes(self, n_pocket: int, n_samples: int, generator: torch.Generator | None = None) -> list[int]:
-        """Ligand atom counts drawn from the training distribution given the pocket size."""
-        if self.size_model is None:
-            raise ValueError("this checkpoint has no ligand size model: give n_atoms explicitly")
-        return [int(self.size_model.sample(n_pocket, generator=generator)) for _ in range(n_samples)]
-
     def _fixed_atoms(self, fragment: Fragment, sizes: Tensor, shift: Tensor) -> FixedAtoms:
         """The fragment as the first atoms of each graph, in the pocket-centred frame."""
         n = int(sizes.sum())

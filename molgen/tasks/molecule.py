@@ -27,6 +27,9 @@ class MoleculeTask(DiffusionTask):
         other arguments: see :class:`~molgen.tasks.base.DiffusionTask`.
     """
 
+    #: True for subclasses whose context (a pocket) fixes position and orientation (no zero CoM).
+    frame_from_context = False
+
     def __init__(
         self,
         net: nn.Module,
@@ -40,8 +43,10 @@ class MoleculeTask(DiffusionTask):
         self.elements = tuple(elements)
         if net.n_types != len(self.elements):
             raise ValueError(f"model.n_types={net.n_types} but there are {len(self.elements)} elements")
-        if not process.zero_com:
-            raise ValueError("task=molecule needs the zero centre-of-mass process (diffusion.zero_com=true)")
+        if bool(process.zero_com) == self.frame_from_context:
+            raise ValueError("task=molecule needs the zero centre-of-mass process (diffusion.zero_com=true)"
+                             if not self.frame_from_context else
+                             "a pocket fixes the frame: set diffusion.zero_com=false")
         self.atom_counts: dict[int, int] | None = None
 
     def unpack(self, batch: Any) -> Graphs:

@@ -171,3 +171,33 @@ def test_stochastic_steps_keep_the_marginals_to_first_order():
     for k in range(4):
         expected = 1 - s * (1 - PRIOR[k] / sum(PRIOR))
         assert abs((xs[x0 == k] == k).float().mean().item() - expected) < 0.01
+
+
+def test_pocket_frame_flow_keeps_the_frame():
+    """zero_com=False: the prior is not centred, the aligned noise is a permutation of the draw
+    (no rotation: the pocket fixes orientation) and a step does not re-centre."""
+    flow = _flow(zero_com=False)
+    x = _state()
+    x = x.replace(pos=x.pos.float() + torch.tensor([3.0, -2.0, 1.0]))
+    prior = flow.prior([5, 7], torch.Generator().manual_seed(0))
+    com = torch.zeros(2, 3).index_add_(0, prior.batch, prior.pos)
+    assert com.abs().max() > 1e-3
+    z = flow.pos_prior(x.batch, torch.Generator().manual_seed(3))
+    aligned = align_prior(z, x.pos, x.batch, rotate=False)
+    assert sorted(map(tuple, aligned.tolist())) == sorted(map(tuple, z.tolist()))
+    pred = MoleculePrediction(x.pos + 0.5, torch.zeros(12, 4), torch.zeros(12, 3), torch.zeros(x.pairs.shape[1], 5))
+    out = flow.step(x, pred, 0.5, 0.0)
+    torch.testing.assert_close(out.pos, x.pos + 0.5)
+
+
+def test_pocket_frame_noise_is_equivariant_to_moving_the_frame():
+    """Rotating and translating a ligand (its pocket with it) moves x_t the same way when the
+    prior draw moves with it: the coupling (a permutation) does not depend on the frame."""
+    flow = _flow(zero_com=False)
+    x = _state(seed=2)
+    x = x.replace(pos=x.pos.float())
+    rot, shift = random_rotation(torch.Generator().manual_seed(4)).float(), torch.tensor([1.0, 2.0, -3.0])
+    z = flow.pos_prior(x.batch, torch.Generator().manual_seed(5))
+    a = align_prior(z, x.pos, x.batch, rotate=False)
+    b = align_prior(z @ rot.T + shift, x.pos @ rot.T + shift, x.batch, rotate=False)
+    torch.testing.assert_close(a @ rot.T + shift, b, atol=1e-5, rtol=0)
