@@ -304,11 +304,15 @@ def _decode_bond_graphs(generated, start: int) -> tuple[list, list[dict]]:
             rows.append(row)
             continue
         check, mol = check_graph(graph)
-        with BlockLogs():  # RDKit would log every molecule the distance tables make unsanitisable
-            edm = check_molecule(graph.pos, graph.elements)
         row.update(mol_stable=check.molecule_stable, atom_stable=check.n_stable_atoms / max(check.n_atoms, 1),
                    valid=check.valid, connected=check.valid and check.connected, smiles=check.smiles or "",
-                   edm_mol_stable=edm.molecule_stable, edm_valid=edm.valid, error=check.error or "")
+                   error=check.error or "")
+        if graph.implicit_hs:  # EDM's tables count explicit hydrogens: no verdict on heavy-atom molecules
+            row.update(edm_mol_stable=None, edm_valid=None)
+        else:
+            with BlockLogs():  # RDKit would log every molecule the distance tables make unsanitisable
+                edm = check_molecule(graph.pos, graph.elements)
+            row.update(edm_mol_stable=edm.molecule_stable, edm_valid=edm.valid)
         mols.append((mol, {k2: row[k2] for k2 in ("sample", "mol_stable", "valid", "connected", "smiles")}))
         rows.append(row)
     return mols, rows

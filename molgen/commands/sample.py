@@ -138,7 +138,9 @@ def _stability_rows(table: pd.DataFrame) -> list[tuple[str, str]]:
         return [("atom stability (EDM)", pct("atom_stable", float)), ("molecule stability (EDM)", pct("mol_stable"))]
     return [("atom stability (predicted bonds)", pct("atom_stable", float)),
             ("molecule stability (predicted bonds)", pct("mol_stable")),
-            ("molecule stability (EDM, distances)", pct("edm_mol_stable")),
+            ("molecule stability (EDM, distances)",
+             pct("edm_mol_stable") if table["edm_mol_stable"].notna().any() and
+             (table["edm_mol_stable"].astype(str) != "").any() else "n/a (hydrogens implicit)"),
             ("connected (one fragment)", pct("connected"))]
 
 

@@ -178,3 +178,14 @@ def test_bonds_from_distances_is_the_cross_check_option(tmp_path):
     assert "edm_mol_stable" not in table and {"mol_stable", "valid"} <= set(table.columns)
     with pytest.raises(MolgenInputError, match="bonds="):
         run_molecule_sampling(None, SamplingJob(outdir=tmp_path / "x"), bonds="guess")
+
+
+def test_heavy_atom_molecules_get_no_edm_verdict(tmp_path):
+    """EDM's distance check counts explicit hydrogens: a heavy-atom model's summary says n/a."""
+    from molgen.cli import main
+
+    ckpt = write_untrained_checkpoint(tmp_path / "pretrain.pt", ["experiment=ligand_pretrain_cpu", "model.hidden=16",
+                                                                  "model.edge_dim=8", "model.n_layers=2"])
+    out = tmp_path / "out"
+    main(["sample", "task=molecule", f"ckpt={ckpt}", "n_samples=2", "steps=2", "n_atoms=[5,6]", f"outdir={out}"])
+    assert "n/a (hydrogens implicit)" in (out / "summary.md").read_text()
