@@ -22,3 +22,13 @@ def test_earlier_atoms_only_checkpoint_still_loads_and_samples(tmp_path):
     torch.manual_seed(0)
     table = run_molecule_sampling(task, SamplingJob(outdir=tmp_path, n_samples=2, steps=3, seed=0))
     assert len(table) == 2 and "edm_mol_stable" not in table and (tmp_path / "molecules.sdf").exists()
+
+
+def test_bundled_drug_like_pretraining_checkpoint_samples_heavy_atom_molecules(tmp_path):
+    """ligand_pretrain.pt (moses3d, stage 1 of the pocket model) samples with predicted bonds; its
+    molecules have implicit hydrogens, so no EDM verdict is given."""
+    task = load_task(bundled_checkpoint("molecule").with_name("ligand_pretrain.pt"))
+    assert getattr(task, "predicts_bonds", False) and "H" not in task.elements
+    table = run_molecule_sampling(task, SamplingJob(outdir=tmp_path, n_samples=2, steps=3, seed=0))
+    assert len(table) == 2 and (tmp_path / "molecules.sdf").exists()
+    assert "edm_mol_stable" not in table or table["edm_mol_stable"].isna().all()
