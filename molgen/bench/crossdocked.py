@@ -18,6 +18,10 @@ Output folder::
 
 A rerun skips finished pockets and finished sampling batches, so a killed run resumes.
 
+``complexes: training`` runs the same on ``training.n`` complexes of the pocket model's own training
+split (:func:`training_complexes`), the table without reference or published rows: beside the test
+table it shows the generalisation gap.
+
 Table columns (TargetDiff's definitions, Guan et al. ICLR 2023, and its evaluation notebook):
 Vina score / min / dock, QED and SA are mean / median over all valid molecules pooled; High
 Affinity is per pocket the share of valid molecules with ``vina_dock`` <= the reference ligand's
@@ -43,7 +47,7 @@ from molgen.errors import MolgenInputError
 from molgen.io.tables import write_csv_atomic
 
 __all__ = ["PUBLISHED", "CrossDockedResult", "Complex", "benchmark_table", "crossdocked_complexes", "run",
-           "table_markdown"]
+           "table_markdown", "training_complexes"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +122,80 @@ def crossdocked_complexes(root: str | os.PathLike, n: int | None = None) -> list
     pockets10 = crossdocked_sources(root, CROSSDOCKED_INDEX, pocket_source="pocket10")
     return [Complex(k, str(r.ligand.relative_to(root)), r.group, r.ligand, r.pocket, p.pocket)
             for k, (r, p) in enumerate(zip(receptors, pockets10))][:n]
+
+
+def training_complexes(manifest: str | os.PathLike, root: str | os.PathLike, workdir: str | os.PathLike,
+                       n: int = 20, val_fraction: float = 0.05, seed: int = 0) -> list[Complex]:
+    """``n`` complexes the pocket models trained on, as a benchmark set beside the test pockets (the
+    generalisation gap): the kept poses of the leakage ``manifest`` (paths relative to ``root``), the
+    training split of :class:`~molgen.data.datamodule.PoseComplexDataModule` with the same
+    ``val_fraction`` and ``seed`` (split by complex), ``n`` complexes drawn with
+    ``numpy.random.default_rng(seed)``, the first kept pose of each. Each is written to
+    ``workdir/<complex>/`` as ``receptor.pdb`` (the ATOM records: protein only, the ligand, waters
+    and other hetero groups left out) and ``ligand.sdf`` (the pose), once; ``target`` is the
+    complex, ``key`` ``<complex>:<pose>``.
+
+    Raises:
+        MolgenInputError: the manifest is missing or holds fewer than ``n`` training complexes.
+    """
+    import gzip
+
+    from rdkit import Chem
+
+    from molgen.data.datamodule import split_by_group
+    from molgen.data.leakage import combined_complexes, load_pose
+    from molgen.io.atomic import write_atomic
+
+    if not Path(manifest).is_file():
+        raise MolgenInputError(f"{manifest}: leakage manifest not found (molgen data leakage writes it)")
+    poses = combined_complexes(manifest, root)
+    groups = [p.complex for p in poses]
+    train, _, _ = split_by_group(groups, val_fraction, 0.0, seed)
+    first: dict[str, object] = {}
+    for i in train:
+        first.setdefault(groups[i], poses[i])
+    names = sorted(first)
+    if len(names) < n:
+        raise MolgenInputError(f"{manifest}: {len(names)} training complexes, fewer than n={n}")
+    chosen = [names[i] for i in sorted(np.random.default_rng(seed).choice(len(names), n, replace=False))]
+    out = []
+    for k, name in enumerate(chosen):
+        pose = first[name]
+        cdir = Path(workdir) / name.replace("/", "__")
+        receptor, ligand = cdir / "receptor.pdb", cdir / "ligand.sdf"
+        if not (receptor.is_file() and ligand.is_file()):
+            opener = gzip.open if pose.protein.name.endswith(".gz") else open
+            with opener(pose.protein, "rt") as fh:
+                atoms = [ln for ln in fh.read().splitlines() if ln.startswith("ATOM")]
+            if not atoms:
+                raise MolgenInputError(f"{pose.protein}: no ATOM records")
+            write_atomic(receptor, "\n".join(atoms + ["END", ""]))
+            mol = load_pose(pose)
+            mol.SetProp("_Name", f"{name}:{pose.pose}")
+            write_atomic(ligand, Chem.MolToMolBlock(mol) + "$$$$\n")
+        out.append(Complex(k, f"{name}:{pose.pose}", name.replace("/", "__"), ligand, receptor, receptor))
+    return out
+
+
+def _complexes(cfg: DictConfig, outdir: Path) -> list[Complex]:
+    """The benchmark's complexes: ``complexes: crossdocked`` (the test set) or ``training``."""
+    from molgen.manifest import CROSSDOCKED_INDEX
+
+    which = str(cfg.get("complexes", "crossdocked"))
+    n = None if cfg.n_pockets is None else int(cfg.n_pockets)
+    if which == "training":
+        if cfg.pocket != "receptor":
+            raise MolgenInputError(f"pocket={cfg.pocket}: training complexes have no pocket10 files; "
+                                   "use pocket=receptor")
+        t = cfg.training
+        return training_complexes(t.manifest, t.root, outdir / "complexes", n=int(n or t.n),
+                                  val_fraction=float(t.val_fraction), seed=int(t.seed))
+    if which != "crossdocked":
+        raise MolgenInputError(f"complexes={which}: allowed values are crossdocked, training")
+    root = Path(cfg.root)
+    if not (root / CROSSDOCKED_INDEX).is_file():
+        raise MolgenInputError(f"{root}: no CrossDocked test set here (no {CROSSDOCKED_INDEX}); set root=")
+    return crossdocked_complexes(root, n)
 
 
 def _pocket(cx: Complex, cfg: DictConfig):
@@ -205,17 +283,15 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     from molgen.api import load_model
     from molgen.sampling_common import resolve_device
     from molgen.diffusion.samplers import SAMPLERS
-    from molgen.manifest import CROSSDOCKED_INDEX
 
-    root, outdir = Path(cfg.root), Path(cfg.outdir)
-    if not (root / CROSSDOCKED_INDEX).is_file():
-        raise MolgenInputError(f"{root}: no CrossDocked test set here (no {CROSSDOCKED_INDEX}); set root=")
+    outdir = Path(cfg.outdir)
     if cfg.sampler is not None and cfg.sampler not in SAMPLERS:
         raise MolgenInputError(f"sampler={cfg.sampler}: allowed values are {sorted(SAMPLERS)} or null")
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     _check_settings(cfg, outdir)
-    complexes = crossdocked_complexes(root, None if cfg.n_pockets is None else int(cfg.n_pockets))
+    complexes = _complexes(cfg, outdir)
+    training = str(cfg.get("complexes", "crossdocked")) == "training"
     task = load_model(cfg.ckpt, device=str(resolve_device(str(cfg.device))))
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
     frames = []
@@ -232,12 +308,14 @@ def run(cfg: DictConfig) -> CrossDockedResult:
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     molecules = pd.concat(frames, ignore_index=True)
     write_csv_atomic(molecules, outdir / "molecules.csv")
-    reference = pd.read_csv(cfg.reference) if cfg.reference and Path(cfg.reference).is_file() else None
-    table = benchmark_table(molecules, reference)
+    reference = (pd.read_csv(cfg.reference) if not training and cfg.reference and Path(cfg.reference).is_file()
+                 else None)
+    table = benchmark_table(molecules, reference, published=[] if training else PUBLISHED)
     write_csv_atomic(table, outdir / "summary.csv")
     steps = cfg.steps or task.sample_steps
     dock = f"exhaustiveness {cfg.eval.exhaustiveness}" if cfg.eval.vina and cfg.eval.vina_dock else "off"
-    head = (f"CrossDocked2020 test set: {len(complexes)} pockets x {cfg.n_samples} samples, "
+    title = "Training complexes (pocket model's training split)" if training else "CrossDocked2020 test set"
+    head = (f"{title}: {len(complexes)} pockets x {cfg.n_samples} samples, "
             f"{type(sampler or task.sampler).__name__} {steps} steps, guidance {float(cfg.guidance_scale):g}, checkpoint "
             f"{Path(cfg.ckpt).name if cfg.ckpt else 'bundled'}, pocket {cfg.pocket}, largest fragment "
             f"{bool(cfg.largest_fragment)}, Vina dock {dock}, {torch.get_num_threads()} thread(s), "

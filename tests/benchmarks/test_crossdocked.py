@@ -105,3 +105,52 @@ def test_script_skips_without_data(benchmark_script, tmp_path: Path, capsys) -> 
     script = benchmark_script("crossdocked")
     assert script.main(["--quick", f"root={tmp_path / 'absent'}"]) == 0
     assert "skipped" in capsys.readouterr().out
+
+
+@pytest.fixture
+def tiny_manifest(tmp_path: Path) -> Path:
+    """A leakage manifest of four one-pose FEP-style complexes, each the demo receptor and ligand."""
+    from molgen.data.leakage import MANIFEST_COLUMNS
+
+    shutil.copy(DEMO / "5d7n_D_rec.pdb", tmp_path / "rec.pdb")
+    shutil.copy(DEMO / LIGAND, tmp_path / "lig.sdf")
+    rows = [{"source": "fep", "complex": f"set/sys{k}", "pose": f"p{k}", "protein": "rec.pdb",
+             "ligand": "lig.sdf", "ligand_ref": "0", "max_identity": "0.1", "query_chain": "A",
+             "test_chain": "X", "pb_failed": "", "kept": "True", "reason": ""} for k in range(4)]
+    path = tmp_path / "manifest.csv"
+    pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS)).to_csv(path, index=False)
+    return path
+
+
+def test_training_complexes_come_from_the_training_split(tiny_manifest: Path, tmp_path: Path) -> None:
+    from rdkit import Chem
+
+    from molgen.data.datamodule import split_by_group
+
+    got = crossdocked.training_complexes(tiny_manifest, tmp_path, tmp_path / "work", n=2, val_fraction=0.25)
+    groups = [f"set/sys{k}" for k in range(4)]
+    _, val, _ = split_by_group(groups, 0.25, 0.0, 0)
+    held_out = {groups[i] for i in val}
+    assert len(got) == 2 and [c.index for c in got] == [0, 1]
+    assert not {c.key.split(":")[0] for c in got} & held_out
+    for cx in got:
+        lines = cx.receptor.read_text().splitlines()
+        assert lines[-1] == "END" and all(ln.startswith("ATOM") for ln in lines[:-1])
+        mol = Chem.MolFromMolFile(str(cx.ligand))
+        assert mol is not None and mol.GetNumAtoms() == Chem.MolFromMolFile(str(DEMO / LIGAND)).GetNumAtoms()
+    again = crossdocked.training_complexes(tiny_manifest, tmp_path, tmp_path / "work", n=2, val_fraction=0.25)
+    assert [c.key for c in again] == [c.key for c in got]
+    with pytest.raises(MolgenInputError, match="fewer than n=4"):
+        crossdocked.training_complexes(tiny_manifest, tmp_path, tmp_path / "w2", n=4, val_fraction=0.25)
+
+
+def test_training_complexes_run_without_published_rows(tiny_manifest: Path, tmp_path: Path) -> None:
+    overrides = [f"training.manifest={tiny_manifest}", f"training.root={tmp_path}", "training.val_fraction=0.25",
+                 "complexes=training", f"outdir={tmp_path / 'out'}", "n_pockets=1", "n_samples=2",
+                 "batch_size=2", "steps=3", "eval.vina=false", "eval.posebusters=false", "eval.strain=false"]
+    result = crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides))
+    assert result.markdown.startswith("Training complexes") and len(result.molecules) == 2
+    assert "TargetDiff" not in result.markdown and "Reference ligands" not in result.markdown
+    with pytest.raises(MolgenInputError, match="complexes=other"):
+        crossdocked.run(benchmark_config("crossdocked", quick=True,
+                                         overrides=[*overrides, "complexes=other", f"outdir={tmp_path / 'o2'}"]))
