@@ -38,7 +38,7 @@ def test_sample_help_lists_the_main_keys_with_defaults_per_task(capsys):
     table = out[out.index("per task"):].splitlines()[2:]
     tasks = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))
     assert sorted(row.split()[0] for row in table) == tasks and table[0].split()[0] == "ligand_pocket"
-    assert table[0].split()[1:] == ["data/checkpoints/ligand_pocket.pt", "DDPMSampler", "100",
+    assert table[0].split()[1:] == ["data/checkpoints/ligand_pocket.pt", "DDIMSampler", "100",
                                     "out/ligand_pocket"]
 
 

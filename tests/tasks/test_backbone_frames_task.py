@@ -135,3 +135,14 @@ def test_motif_scaffolding_cli_with_a_frame_checkpoint(checkpoint, tmp_path):
                  f"motif={RECEPTOR}", "n_samples=2", "steps=3", f"outdir={out}", "threads=1"])
     table = pd.read_csv(out / "samples.csv")
     assert (table["motif_residues"] == 8).all() and (table["motif_rmsd"] < 1e-3).all()
+
+
+def test_bundled_frame_checkpoint_samples_ideal_backbones(tmp_path):
+    """data/checkpoints/backbone_frames.pt (65 CPU minutes, docs/benchmarks.md) samples through the CLI."""
+    from molgen.api import bundled_checkpoint
+
+    out = tmp_path / "bundled"
+    molgen_main(["sample", "task=backbone", f"ckpt={bundled_checkpoint('backbone_frames')}", "length=20",
+                 "n_samples=2", "steps=5", f"outdir={out}", "threads=1"])
+    table = pd.read_csv(out / "samples.csv")
+    assert len(table) == 2 and table["finite"].all() and (table["bond_n_ca_dev"] < 1e-3).all()
