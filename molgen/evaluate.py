@@ -26,6 +26,7 @@ import pandas as pd
 from rdkit import Chem, RDLogger
 
 from molgen.errors import MolgenInputError
+from molgen.metrics.pocket import PB_TIMEOUT
 from molgen.report import SUMMARY_STATS, summarize, write_report
 
 __all__ = ["SUMMARY_STATS", "EvalSettings", "evaluate", "read_molecules", "summarize", "write_report"]
@@ -43,6 +44,7 @@ class EvalSettings:
     box_padding: float = 5.0
     ligand_prep: str = "legacy"
     posebusters: bool = True
+    posebusters_timeout: float | None = PB_TIMEOUT
     strain: bool = True
     clashes: bool = True
 
@@ -192,7 +194,10 @@ def _evaluate_chunk(
         rows.append(row)
     if settings.posebusters and receptor is not None and any(m is not None for m in mols):
         try:
-            for row, pb in zip(rows, posebusters_checks(mols, receptor)):
+            for row, pb in zip(rows, posebusters_checks(mols, receptor, timeout=settings.posebusters_timeout)):
+                if "pb_error" in pb:
+                    msg = f"posebusters: {pb.pop('pb_error')}"
+                    row["error"] = f"{row['error']}; {msg}" if row["error"] else msg
                 row.update(pb)
         except Exception as exc:  # noqa: BLE001
             msg = f"posebusters: {type(exc).__name__}: {exc}"
@@ -258,6 +263,7 @@ def evaluate(
     exhaustiveness: int = 16,
     seed: int = 1,
     posebusters: bool = True,
+    posebusters_timeout: float | None = PB_TIMEOUT,
     strain: bool = True,
     keep_ions: bool = False,
     receptor_prep: str = "pdb2pqr",
@@ -282,6 +288,9 @@ def evaluate(
         vina: compute Vina score and minimize; ``vina_dock`` adds a docking run with
             ``exhaustiveness`` (TargetDiff: 16) and Vina ``seed``.
         posebusters: PoseBusters "dock" checks (needs a receptor).
+        posebusters_timeout: seconds PoseBusters may spend on one molecule (its energy ratio can
+            run for tens of minutes on a strained polycycle); past it the molecule has no ``pb_``
+            verdicts and its ``error`` says so. ``None``: no limit, checks in this process.
         strain: force-field strain energy.
         keep_ions: keep metal ions in the Vina receptor (TargetDiff's protocol drops them).
         receptor_prep: Vina receptor preparation, ``"pdb2pqr"`` (TargetDiff's; needs the ``pdb2pqr``
@@ -309,7 +318,8 @@ def evaluate(
     items = _collect(inputs, receptor)
     modes = (("score_only", "minimize") + (("dock",) if vina_dock else ())) if vina else ()
     settings = EvalSettings(vina_modes=modes, exhaustiveness=exhaustiveness, seed=seed,
-                            ligand_prep=ligand_prep, posebusters=posebusters, strain=strain)
+                            ligand_prep=ligand_prep, posebusters=posebusters,
+                            posebusters_timeout=posebusters_timeout, strain=strain)
     receptors = sorted({it.receptor for it in items} - {None}) if vina else []
     chunks = _chunks(items, max(1, chunk_size))
     rows: list[dict[str, Any]] = []

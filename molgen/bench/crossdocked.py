@@ -138,16 +138,12 @@ def training_complexes(manifest: str | os.PathLike, root: str | os.PathLike, wor
     Raises:
         MolgenInputError: the manifest is missing or holds fewer than ``n`` training complexes.
     """
-    import gzip
-
     from rdkit import Chem
 
     from molgen.data.datamodule import split_by_group
-    from molgen.data.leakage import combined_complexes, load_pose
+    from molgen.data.leakage import combined_complexes, load_pose, pdb_lines
     from molgen.io.atomic import write_atomic
 
-    if not Path(manifest).is_file():
-        raise MolgenInputError(f"{manifest}: leakage manifest not found (molgen data leakage writes it)")
     poses = combined_complexes(manifest, root)
     groups = [p.complex for p in poses]
     train, _, _ = split_by_group(groups, val_fraction, 0.0, seed)
@@ -164,9 +160,7 @@ def training_complexes(manifest: str | os.PathLike, root: str | os.PathLike, wor
         cdir = Path(workdir) / name.replace("/", "__")
         receptor, ligand = cdir / "receptor.pdb", cdir / "ligand.sdf"
         if not (receptor.is_file() and ligand.is_file()):
-            opener = gzip.open if pose.protein.name.endswith(".gz") else open
-            with opener(pose.protein, "rt") as fh:
-                atoms = [ln for ln in fh.read().splitlines() if ln.startswith("ATOM")]
+            atoms = pdb_lines(pose.protein, ("ATOM",))
             if not atoms:
                 raise MolgenInputError(f"{pose.protein}: no ATOM records")
             write_atomic(receptor, "\n".join(atoms + ["END", ""]))
@@ -177,11 +171,18 @@ def training_complexes(manifest: str | os.PathLike, root: str | os.PathLike, wor
     return out
 
 
-def _complexes(cfg: DictConfig, outdir: Path) -> list[Complex]:
-    """The benchmark's complexes: ``complexes: crossdocked`` (the test set) or ``training``."""
+def _complex_set(cfg: DictConfig) -> str:
+    """``cfg.complexes``, checked: ``crossdocked`` (the test set) or ``training``."""
+    which = str(cfg.get("complexes", "crossdocked"))
+    if which not in ("crossdocked", "training"):
+        raise MolgenInputError(f"complexes={which}: allowed values are crossdocked, training")
+    return which
+
+
+def _complexes(cfg: DictConfig, which: str, outdir: Path) -> list[Complex]:
+    """The benchmark's complexes of set ``which`` (:func:`_complex_set`)."""
     from molgen.manifest import CROSSDOCKED_INDEX
 
-    which = str(cfg.get("complexes", "crossdocked"))
     n = None if cfg.n_pockets is None else int(cfg.n_pockets)
     if which == "training":
         if cfg.pocket != "receptor":
@@ -190,8 +191,6 @@ def _complexes(cfg: DictConfig, outdir: Path) -> list[Complex]:
         t = cfg.training
         return training_complexes(t.manifest, t.root, outdir / "complexes", n=int(n or t.n),
                                   val_fraction=float(t.val_fraction), seed=int(t.seed))
-    if which != "crossdocked":
-        raise MolgenInputError(f"complexes={which}: allowed values are crossdocked, training")
     root = Path(cfg.root)
     if not (root / CROSSDOCKED_INDEX).is_file():
         raise MolgenInputError(f"{root}: no CrossDocked test set here (no {CROSSDOCKED_INDEX}); set root=")
@@ -246,6 +245,7 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path) -> pd.D
         evaluated = evaluate(pdir / "ligands.sdf", cx.receptor, n_jobs=int(e.n_jobs), vina=bool(e.vina),
                              vina_dock=bool(e.vina_dock), exhaustiveness=int(e.exhaustiveness),
                              posebusters=bool(e.posebusters), strain=bool(e.strain),
+                             posebusters_timeout=None if e.posebusters_timeout is None else float(e.posebusters_timeout),
                              receptor_prep=str(e.receptor_prep), ligand_prep=str(e.ligand_prep),
                              progress=False)
     table = _merge(samples, evaluated, pdir / "ligands.sdf")
@@ -290,8 +290,9 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     _check_settings(cfg, outdir)
-    complexes = _complexes(cfg, outdir)
-    training = str(cfg.get("complexes", "crossdocked")) == "training"
+    which = _complex_set(cfg)
+    training = which == "training"
+    complexes = _complexes(cfg, which, outdir)
     task = load_model(cfg.ckpt, device=str(resolve_device(str(cfg.device))))
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
     frames = []

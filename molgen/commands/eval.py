@@ -63,6 +63,7 @@ def run(cfg: DictConfig) -> pd.DataFrame:
     settings = dict(n_jobs=int(cfg.n_jobs), vina=bool(cfg.vina), vina_dock=bool(cfg.vina_dock),
                     exhaustiveness=int(cfg.exhaustiveness), seed=int(cfg.seed),
                     posebusters=bool(cfg.posebusters), strain=bool(cfg.strain),
+                    posebusters_timeout=None if cfg.posebusters_timeout is None else float(cfg.posebusters_timeout),
                     receptor_prep=str(cfg.receptor_prep), ligand_prep=str(cfg.ligand_prep),
                     keep_ions=bool(cfg.keep_ions))
     reference = None

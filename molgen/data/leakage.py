@@ -54,6 +54,7 @@ __all__ = [
     "Pose",
     "build_manifest",
     "combined_complexes",
+    "pdb_lines",
     "complex_identity",
     "crop_pdb",
     "fep_poses",
@@ -181,13 +182,19 @@ def complex_identity(
     return best
 
 
+def pdb_lines(path: str | os.PathLike[str], records: tuple[str, ...] = ("ATOM", "HETATM")) -> list[str]:
+    """The lines of a PDB file (gzipped when it ends in ``.gz``) that start with one of ``records``."""
+    path = Path(path)
+    with (gzip.open(path, "rt") if path.name.endswith(".gz") else open(path)) as fh:
+        return [ln for ln in fh.read().splitlines() if ln.startswith(records)]
+
+
 def crop_pdb(path: str | os.PathLike[str], ligand_pos: np.ndarray, *, cutoff: float = 8.0,
              exclude_res_name: str | None = None) -> str:
     """PDB text of the residues (ATOM and HETATM, waters and cofactors included) with any atom
     within ``cutoff`` A of a ligand position; residue ``exclude_res_name`` (the ligand) left out."""
     path = Path(path)
-    with (gzip.open(path, "rt") if path.name.endswith(".gz") else open(path)) as fh:
-        lines = [ln for ln in fh.read().splitlines() if ln.startswith(("ATOM", "HETATM"))]
+    lines = pdb_lines(path)
     if exclude_res_name:
         lines = [ln for ln in lines if not (ln.startswith("HETATM") and ln[17:20].strip() == exclude_res_name)]
     if not lines:
@@ -327,9 +334,14 @@ def combined_complexes(
 ) -> list[Pose]:
     """The kept poses of a manifest (a table or its CSV), every source together: the training set.
     Relative file paths are taken relative to ``root`` (the shared data folder);
-    ``require_posebusters`` leaves out kept poses PoseBusters has not checked."""
+    ``require_posebusters`` leaves out kept poses PoseBusters has not checked.
+
+    Raises:
+        MolgenInputError: the manifest file is missing or lacks a column."""
     if isinstance(manifest, pd.DataFrame):
         table = manifest
+    elif not Path(manifest).is_file():
+        raise MolgenInputError(f"{manifest}: leakage manifest not found (molgen data leakage writes it)")
     else:
         table = pd.read_csv(manifest, dtype=str, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in table.columns]

@@ -1,7 +1,11 @@
 """Pose metrics of a ligand in its pocket: PoseBusters checks, clashes, strain energy.
 
 * **PoseBusters** (``posebusters`` package, config ``"dock"``: ligand + receptor, no true pose):
-  one boolean column per check, prefixed ``pb_``, and ``pb_valid`` = all checks pass.
+  one boolean column per check, prefixed ``pb_``, and ``pb_valid`` = all checks pass. Its energy
+  ratio embeds 50 ETKDG conformers of the molecule, which for some strained polycycles a model
+  generates runs for tens of minutes; so the checks run in a child process, one molecule at a time,
+  and a molecule still being checked after ``timeout`` seconds is given up (``pb_error`` says so,
+  no ``pb_`` verdicts) and the child restarted for the rest.
 * **Clashes**: number of ligand-protein heavy-atom pairs closer than the sum of their van der
   Waals radii (RDKit periodic table, Bondi) minus ``tolerance`` = 0.5 A -- PoseCheck's definition
   (Harris et al. 2023), on heavy atoms since generated ligands and pockets carry no hydrogens.
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,8 +31,10 @@ from rdkit import Chem
 
 __all__ = [
     "CLASH_TOLERANCE",
+    "PB_TIMEOUT",
     "count_clashes",
     "posebusters_checks",
+    "run_posebusters",
     "strain_energy",
 ]
 
@@ -122,29 +129,107 @@ def strain_energy(mol: Chem.Mol, *, max_iters: int = 2000) -> dict[str, Any]:
     }
 
 
+PB_TIMEOUT = 120.0
+"""Seconds PoseBusters may spend on one molecule before it is given up (:func:`posebusters_checks`)."""
+
+_PB_START = 300.0
+"""Seconds the PoseBusters child process may take to start (imports) before it is ready."""
+
+
+def run_posebusters(mols: Sequence[Chem.Mol], receptor: str, config: str) -> list[dict[str, Any]]:
+    """PoseBusters on ``mols`` in this process, unbounded: one dict of ``pb_`` verdicts per molecule
+    (``posebusters_checks`` adds the time limit)."""
+    from posebusters import PoseBusters
+
+    buster = PoseBusters(config=config)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        table = buster.bust(mol_pred=list(mols), mol_true=None, mol_cond=receptor, full_report=False)
+    checks = [c for c in table.columns if table[c].dtype == bool or set(table[c].dropna()) <= {True, False}]
+    rows = []
+    for _, row in table.iterrows():
+        out = {f"pb_{c.replace('-', '_').replace(' ', '_')}": bool(row[c]) for c in checks}
+        out["pb_valid"] = bool(all(out.values()))
+        rows.append(out)
+    return rows
+
+
 def posebusters_checks(
-    mols: Sequence[Chem.Mol | None], receptor: str | Path, *, config: str = "dock"
+    mols: Sequence[Chem.Mol | None], receptor: str | Path, *, config: str = "dock",
+    timeout: float | None = PB_TIMEOUT,
 ) -> list[dict[str, Any]]:
     """PoseBusters checks of each pose against the receptor PDB.
 
     Returns one dict per input (same order): ``pb_<check>`` booleans and ``pb_valid`` (all pass);
     ``None`` inputs give ``{}``. Check names are PoseBusters' with ``-`` and spaces as ``_``.
+    With a ``timeout`` (seconds per molecule) the checks run in a child process and a molecule not
+    done in time gets only ``pb_error`` (see the module docstring); ``None`` runs them here,
+    unbounded.
     """
-    from posebusters import PoseBusters
-
     index = [k for k, m in enumerate(mols) if m is not None]
     rows: list[dict[str, Any]] = [{} for _ in mols]
     if not index:
         return rows
-    buster = PoseBusters(config=config)
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        table = buster.bust(
-            mol_pred=[mols[k] for k in index], mol_true=None, mol_cond=str(receptor),
-            full_report=False,
-        )
-    checks = [c for c in table.columns if table[c].dtype == bool or set(table[c].dropna()) <= {True, False}]
-    for k, (_, row) in zip(index, table.iterrows()):
-        out = {f"pb_{c.replace('-', '_').replace(' ', '_')}": bool(row[c]) for c in checks}
-        out["pb_valid"] = bool(all(out.values()))
-        rows[k] = out
+    if timeout is None:
+        for k, out in zip(index, run_posebusters([mols[k] for k in index], str(receptor), config)):
+            rows[k] = out
+        return rows
+    todo = list(index)
+    while todo:
+        done = _bust_in_child([mols[k] for k in todo], str(receptor), config, timeout)
+        for out in done:
+            rows[todo.pop(0)] = out
     return rows
+
+
+def _bust_in_child(mols: Sequence[Chem.Mol], receptor: str, config: str, timeout: float) -> list[dict[str, Any]]:
+    """PoseBusters on ``mols`` in a child process (:mod:`molgen.metrics.posebusters_worker`), in
+    order, until one takes longer than ``timeout`` or the child ends: the results so far, that
+    molecule's ``pb_error`` last (at least one row)."""
+    import pickle
+    import queue
+    import subprocess
+    import sys
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([sys.executable, "-m", "molgen.metrics.posebusters_worker"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log)
+        lines: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        out: list[dict[str, Any]] = []
+        try:
+            proc.stdin.write(pickle.dumps(([m.ToBinary() for m in mols], receptor, config)))
+            proc.stdin.close()
+            started = False
+            while len(out) < len(mols):
+                try:
+                    line = lines.get(timeout=timeout if started else _PB_START)
+                except queue.Empty:
+                    out.append({"pb_error": f"PoseBusters gave up after {timeout:g} s (ETKDG conformers of the "
+                                            "energy ratio)" if started else
+                                            f"the PoseBusters process did not start in {_PB_START:g} s"})
+                    break
+                if line is None:
+                    proc.wait()
+                    log.seek(0)
+                    tail = log.read().decode(errors="replace").strip().splitlines()[-1:]
+                    out.append({"pb_error": f"the PoseBusters process ended (exit code {proc.returncode})"
+                                            + (f": {tail[0]}" if tail else "")})
+                    break
+                if line.strip() == b"ready":
+                    started = True
+                    continue
+                out.append(json.loads(line))
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    return out
+

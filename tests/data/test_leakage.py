@@ -16,9 +16,11 @@ from molgen.data.leakage import (
     complex_identity,
     crop_pdb,
     fep_poses,
+    pdb_lines,
     posebusters_poses,
     read_test_chains,
 )
+from molgen.errors import MolgenInputError
 from molgen.io.chains import ONE_TO_THREE
 from molgen.protein.sequence import sequence_identity
 
@@ -167,6 +169,21 @@ def test_combined_complexes_reads_the_csv_relative_to_root(tmp_path):
     table.to_csv(tmp_path / "manifest.csv", index=False)
     (pose,) = combined_complexes(tmp_path / "manifest.csv", root="/data")
     assert pose.pose == "a" and pose.protein == Path("/data/s/x_protein.pdb.gz") and pose.ligand_ref == "0"
+
+
+def test_a_missing_manifest_is_named(tmp_path):
+    with pytest.raises(MolgenInputError, match="missing.csv: leakage manifest not found"):
+        combined_complexes(tmp_path / "missing.csv")
+
+
+def test_pdb_lines_reads_plain_and_gzipped_files_by_record(tmp_path):
+    text = "HEADER x\nATOM      1  N   ALA A   1       0.000   0.000   0.000\nHETATM    2  O   HOH A   2       1.000   0.000   0.000\nEND\n"
+    (tmp_path / "a.pdb").write_text(text)
+    with gzip.open(tmp_path / "a.pdb.gz", "wt") as fh:
+        fh.write(text)
+    for name in ("a.pdb", "a.pdb.gz"):
+        assert [ln[:6] for ln in pdb_lines(tmp_path / name)] == ["ATOM  ", "HETATM"]
+        assert len(pdb_lines(tmp_path / name, ("ATOM",))) == 1
 
 
 def test_crop_keeps_whole_residues_near_the_ligand_without_the_ligand(sources):

@@ -43,7 +43,45 @@ def test_posebusters_dock_checks(shared_data: Path, bsd_complex) -> None:
     assert rows[1] == {}
     checks = rows[0]
     assert checks["pb_sanitization"] and checks["pb_bond_lengths"]
-    assert checks["pb_minimum_distance_to_protein"] and checks["pb_volume_overlap_with_protein"]
+    assert checks["pb_minimum_distance_to_protein"] and checks["pb_volume_overlap_with_waters"]
     assert checks["pb_non_aromatic_ring_non_flatness"] is False
     assert checks["pb_valid"] is False
     assert len(checks) >= 20
+
+
+def test_posebusters_gives_up_a_molecule_past_its_time_limit_and_checks_the_rest() -> None:
+    """The checks run in a child process, one molecule at a time: a molecule not done within
+    ``timeout`` gets only ``pb_error`` and the child restarts for the next one; the reference
+    ligand of the demo pocket, in its pose, gets the same verdicts with and without a limit."""
+    from molgen.config import REPO_ROOT
+
+    demo = REPO_ROOT / "data" / "demo" / "SIR3_HUMAN_117_398_0"
+    receptor = demo / "5d7n_D_rec.pdb"
+    mol = Chem.MolFromMolFile(str(demo / "5d7n_D_rec_4jt9_1ns_lig_tt_min_0.sdf"))
+    given_up = posebusters_checks([mol, None, mol], receptor, timeout=0.001)
+    assert given_up[1] == {}
+    for row in (given_up[0], given_up[2]):
+        assert list(row) == ["pb_error"] and "gave up after 0.001 s" in row["pb_error"]
+    bounded = posebusters_checks([mol], receptor, timeout=120)
+    assert bounded == posebusters_checks([mol], receptor, timeout=None)
+    assert "pb_valid" in bounded[0] and len(bounded[0]) >= 20
+
+
+def test_posebusters_time_limit_works_from_a_script_without_a_main_guard(tmp_path) -> None:
+    """The child is a fresh ``python -m`` process: a user's plain script is not run again in it."""
+    import subprocess
+    import sys
+
+    from molgen.config import REPO_ROOT
+
+    demo = REPO_ROOT / "data" / "demo" / "SIR3_HUMAN_117_398_0"
+    script = tmp_path / "check.py"
+    script.write_text(
+        "from rdkit import Chem\n"
+        "from molgen.metrics.pocket import posebusters_checks\n"
+        "print('script body ran', flush=True)\n"
+        f"mol = Chem.MolFromMolFile({str(demo / '5d7n_D_rec_4jt9_1ns_lig_tt_min_0.sdf')!r})\n"
+        f"print(sorted(posebusters_checks([mol], {str(demo / '5d7n_D_rec.pdb')!r}, timeout=120)[0])[-1])\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.splitlines() == ["script body ran", "pb_volume_overlap_with_waters"]

@@ -102,8 +102,6 @@ class PoseComplexDataset(Dataset):
                  pocket_cutoff: float = DEFAULT_POCKET_CUTOFF, cache_dir: str | os.PathLike[str] | None = None,
                  transform: Callable[[ComplexData], ComplexData] | None = None, limit: int | None = None) -> None:
         self.manifest, self.root = Path(manifest), Path(root)
-        if not self.manifest.is_file():
-            raise MolgenInputError(f"{self.manifest}: leakage manifest not found (molgen data leakage writes it)")
         self.vocab = vocab if isinstance(vocab, ElementVocab) else ElementVocab(tuple(vocab))
         pocket_feature_dim(pocket_mode)
         self.pocket_mode, self.pocket_cutoff, self.transform = pocket_mode, float(pocket_cutoff), transform
