@@ -196,15 +196,19 @@ def _evaluate_chunk(
         try:
             for row, pb in zip(rows, posebusters_checks(mols, receptor, timeout=settings.posebusters_timeout)):
                 if "pb_error" in pb:
-                    msg = f"posebusters: {pb.pop('pb_error')}"
-                    row["error"] = f"{row['error']}; {msg}" if row["error"] else msg
+                    _add_error(row, f"posebusters: {pb.pop('pb_error')}")
                 row.update(pb)
         except Exception as exc:  # noqa: BLE001
             msg = f"posebusters: {type(exc).__name__}: {exc}"
             for row, m in zip(rows, mols):
                 if m is not None:
-                    row["error"] = f"{row['error']}; {msg}" if row["error"] else msg
+                    _add_error(row, msg)
     return rows
+
+
+def _add_error(row: dict[str, Any], msg: str) -> None:
+    """Append ``msg`` to the row's ``"; "``-joined ``error``."""
+    row["error"] = f"{row['error']}; {msg}" if row["error"] else msg
 
 
 def _tools(mol: Chem.Mol, receptor, receptor_pdbqt, protein, settings: EvalSettings):

@@ -43,7 +43,7 @@ def test_posebusters_dock_checks(shared_data: Path, bsd_complex) -> None:
     assert rows[1] == {}
     checks = rows[0]
     assert checks["pb_sanitization"] and checks["pb_bond_lengths"]
-    assert checks["pb_minimum_distance_to_protein"] and checks["pb_volume_overlap_with_waters"]
+    assert checks["pb_minimum_distance_to_protein"] and checks["pb_volume_overlap_with_protein"]
     assert checks["pb_non_aromatic_ring_non_flatness"] is False
     assert checks["pb_valid"] is False
     assert len(checks) >= 20
