@@ -153,10 +153,17 @@ def _check_ddp_launch(trainer) -> None:
 
 
 def _init_weights(task, path: str) -> None:
-    """Start from the weights of ``path`` (fine-tuning); the architectures must match."""
+    """Start from the weights of ``path`` (fine-tuning); the architectures must match, except that a
+    network built with ``self_condition=True`` may start from one trained without it: its
+    self-conditioning inputs (columns appended to the input embeddings) start at zero, so the
+    fine-tuned model starts out computing exactly what the checkpoint computed."""
     from molgen.checkpoint import load_checkpoint
 
-    state = load_checkpoint(path)["state_dict"]
+    ckpt = load_checkpoint(path)
+    state = ckpt["state_dict"]
+    net_cfg = ((ckpt.get("config") or {}).get("task") or {}).get("net") or {}
+    if getattr(task.net, "self_condition", False) and net_cfg.get("self_condition") is False:
+        state = _zero_new_input_columns(state, task.state_dict(), path)
     if task.ema is not None and not any(k.startswith("ema.") for k in state):
         state = {**state, **{f"ema.{k[len('net.'):]}": v for k, v in state.items() if k.startswith("net.")}}
     if task.ema is None:
@@ -167,6 +174,20 @@ def _init_weights(task, path: str) -> None:
         raise MolgenInputError(f"init_from={path}: its weights do not fit this model/task config "
                                f"({str(exc).splitlines()[0]}); use the model config it was trained with") from None
     log.info("initialised weights from %s", path)
+
+
+def _zero_new_input_columns(state: dict, target: dict, path: str) -> dict:
+    """``state`` with each 2-D weight that ``target`` holds wider (same rows, more input columns)
+    padded with zero columns after its own: the inputs a network gained start switched off."""
+    out = dict(state)
+    for key, value in state.items():
+        want = target.get(key)
+        if (want is not None and value.dim() == 2 and want.dim() == 2 and want.shape[0] == value.shape[0]
+                and want.shape[1] > value.shape[1]):
+            out[key] = torch.cat([value, value.new_zeros(value.shape[0], want.shape[1] - value.shape[1])], dim=1)
+            log.info("init_from=%s: %s gains %d input columns (self-conditioning), starting at zero", path, key,
+                     want.shape[1] - value.shape[1])
+    return out
 
 
 def build(cfg: DictConfig):
