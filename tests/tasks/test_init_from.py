@@ -44,7 +44,7 @@ def test_init_from_adds_self_conditioning_inputs_at_zero(tmp_path):
     """A self-conditioning network fine-tuned from one without starts out computing the same."""
     from molgen.checkpoint import load_task
 
-    ckpt = write_untrained_checkpoint(tmp_path / "plain.pt", BOND_SMALL)
+    ckpt = write_untrained_checkpoint(tmp_path / "plain.pt", [*BOND_SMALL, "model.self_condition=false"])
     old = load_task(ckpt)
     tuned = build(compose_run("train", [*BOND_SMALL, "model.self_condition=true", f"init_from={ckpt}"], tmp_path))[1]
     assert tuned.net.self_condition and not old.net.self_condition
@@ -62,4 +62,4 @@ def test_init_from_adds_self_conditioning_inputs_at_zero(tmp_path):
 def test_init_from_self_conditioned_into_plain_is_refused(tmp_path):
     ckpt = write_untrained_checkpoint(tmp_path / "sc.pt", [*BOND_SMALL, "model.self_condition=true"])
     with pytest.raises(MolgenInputError, match="sc.pt.*do not fit"):
-        build(compose_run("train", [*BOND_SMALL, f"init_from={ckpt}"], tmp_path))
+        build(compose_run("train", [*BOND_SMALL, "model.self_condition=false", f"init_from={ckpt}"], tmp_path))
