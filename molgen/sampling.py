@@ -110,10 +110,10 @@ def _fragment_intact(mol, query, n_fixed: int) -> bool:
     return identity in mol.GetSubstructMatches(query, uniquify=False, maxMatches=100_000)
 
 
-def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=None) -> tuple[list, list[dict]]:
-    from molgen.chem.decode import decode_graph
+def _decode_batch(generated, start: int, decoder, fragment_mol=None) -> tuple[list, list[dict]]:
+    """Molecules and table rows of generated ligands, read by ``decoder``
+    (:class:`~molgen.chem.decode.LigandDecoder`)."""
     from molgen.chem.properties import compute_properties
-    from molgen.chem.reconstruct import reconstruct_mol
 
     query = None if fragment_mol is None else fragment_query(fragment_mol)
     n_fixed = 0 if fragment_mol is None else fragment_mol.GetNumHeavyAtoms()
@@ -127,16 +127,15 @@ def _decode_batch(generated, start: int, largest_fragment: bool, fragment_mol=No
             row["error"] = "non-finite coordinates in the sampling trajectory"
             rows.append(row)
             continue
-        graph = getattr(g, "graph", None)  # a bond-aware model's predicted bonds
-        rec = (reconstruct_mol(g.pos, g.elements, largest_fragment=largest_fragment) if graph is None
-               else decode_graph(graph, largest_fragment=largest_fragment))
+        rec, extra = decoder(g.pos, g.elements, getattr(g, "graph", None))  # graph: predicted bonds
         row.update(valid=rec.valid, connected=rec.connected, n_fragments=rec.n_fragments,
-                   smiles=rec.smiles or "", error=rec.error or "")
+                   smiles=rec.smiles or "", error=rec.error or "", **extra)
         if rec.valid:
             props = compute_properties(rec.mol)
             row.update(qed=props.get("qed", np.nan), sa=props.get("sa", np.nan))
             sd = {k2: row[k2] for k2 in ("sample", "valid", "connected", "smiles", "qed", "sa")}
-            if query is not None and not largest_fragment:
+            sd.update(extra)
+            if query is not None and not decoder.largest_fragment:
                 row["fragment_intact"] = sd["fragment_intact"] = _fragment_intact(rec.mol, query, n_fixed)
                 sd["fixed_atoms"] = " ".join(str(i + 1) for i in range(n_fixed))  # 1-based, SDF style
             mols.append((rec.mol, sd))
@@ -209,15 +208,26 @@ def run_ligand_sampling(
     sampler=None,
     on_step: Callable[[int], None] | None = None,
     fragment_mol=None,
+    bonds: str = "predicted",
 ) -> pd.DataFrame:
     """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``.
+
+    ``bonds`` (a bond-aware model): ``"predicted"`` writes the bonds as predicted, ``"repaired"``
+    after :func:`~molgen.chem.valence_repair.repair_valence` (rows get ``valid_predicted``,
+    ``connected_predicted`` and ``bond_edits``), ``"distances"`` perceives them from the coordinates
+    (:class:`~molgen.chem.decode.LigandDecoder`); an atoms-only model's are always perceived.
 
     ``fragment_mol`` (RDKit, receptor frame) is kept fixed as the first atoms of every ligand;
     ``n_atoms`` then counts the fragment too. Rows get ``fragment_intact`` and the SDF records
     get a ``fixed_atoms`` property (1-based indices).
     """
+    from molgen.chem.decode import LigandDecoder
     from molgen.tasks.ligand_pocket import Fragment
 
+    try:
+        decoder = LigandDecoder(bonds, job.largest_fragment)
+    except ValueError as exc:
+        raise MolgenInputError(str(exc)) from None
     check_pocket_size(pocket, task.pocket_mode, getattr(task, "max_pocket_atoms", None))
     pos, feat, center = pocket_tensors(pocket, task.pocket_mode)
     fragment = None
@@ -234,7 +244,7 @@ def run_ligand_sampling(
                                   allowed_elements=job.allowed_elements,
                                   seeds=[sample_seed(job.seed, b * job.batch_size + k, attempt)
                                          for k in range(count)])
-        return _decode_batch(generated, b * job.batch_size, job.largest_fragment, fragment_mol)
+        return _decode_batch(generated, b * job.batch_size, decoder, fragment_mol)
 
     return run_batches(job, make_batch, sdf_name="ligands.sdf")
 

@@ -27,8 +27,10 @@ Vina score / min / dock, QED and SA are mean / median over all valid molecules p
 Affinity is per pocket the share of valid molecules with ``vina_dock`` <= the reference ligand's
 published ``vina_dock``, then mean / median over pockets; Diversity is per pocket 1 - mean
 pairwise Tanimoto similarity (Morgan r=2) of the valid molecules, then mean / median over pockets.
-Valid, Connected and PB-valid (valid and passing every PoseBusters check) are shares of all
-generated samples; s / pocket is the sampling wall time per pocket on this machine.
+Valid, Connected, Valid & connected and PB-valid (valid and passing every PoseBusters check) are
+shares of all generated samples; with ``bonds: repaired`` (the default, as ``molgen sample``)
+"Valid, bonds as predicted" is the share valid before the valence repair
+(:mod:`molgen.chem.valence_repair`), the model's own; s / pocket is the sampling wall time per pocket on this machine.
 """
 
 from __future__ import annotations
@@ -82,9 +84,10 @@ PUBLISHED: list[dict] = [
 # (key, header): each has _mean and _median in the table
 PAIRED = [("vina_score", "Vina Score"), ("vina_min", "Vina Min"), ("vina_dock", "Vina Dock"),
           ("high_affinity", "High Affinity"), ("qed", "QED"), ("sa", "SA"), ("diversity", "Diversity")]
-SINGLE = [("validity", "Valid"), ("connectivity", "Connected"), ("pb_valid", "PB-valid"),
+SINGLE = [("validity", "Valid"), ("connectivity", "Connected"), ("valid_connected", "Valid & connected"),
+          ("validity_predicted", "Valid, bonds as predicted"), ("pb_valid", "PB-valid"),
           ("seconds_per_pocket", "s / pocket")]
-_PERCENT = {"high_affinity", "validity", "connectivity", "pb_valid"}
+_PERCENT = {"high_affinity", "validity", "connectivity", "valid_connected", "validity_predicted", "pb_valid"}
 # our evaluation column -> the reference CSV's column and the table key
 _PROPERTIES = [("vina_score", "vina_score"), ("vina_minimize", "vina_min"), ("vina_dock", "vina_dock"),
                ("qed", "qed"), ("sa", "sa")]
@@ -237,7 +240,7 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path) -> pd.D
                       steps=cfg.steps, batch_size=int(cfg.batch_size), seed=int(cfg.seed) * 1000 + cx.index,
                       largest_fragment=bool(cfg.largest_fragment), guidance_scale=float(cfg.guidance_scale),
                       resume=True)
-    samples = run_ligand_sampling(task, _pocket(cx, cfg), job, sampler=sampler)
+    samples = run_ligand_sampling(task, _pocket(cx, cfg), job, sampler=sampler, bonds=str(cfg.bonds))
     t0 = time.perf_counter()
     e = cfg.eval
     evaluated = pd.DataFrame()
@@ -353,6 +356,9 @@ def _generated_row(molecules: pd.DataFrame, reference: pd.DataFrame | None) -> d
     row.update(_mean_median(shares, "high_affinity"))
     row["validity"] = float(gen["valid"].astype(bool).mean())
     row["connectivity"] = float(gen["connected"].fillna(False).astype(bool).mean())
+    row["valid_connected"] = float((gen["valid"].astype(bool) & gen["connected"].fillna(False).astype(bool)).mean())
+    if "valid_predicted" in gen:  # bonds=repaired: the model's own bonds, before the valence repair
+        row["validity_predicted"] = float(gen["valid_predicted"].fillna(False).astype(bool).mean())
     if "pb_valid" in gen:
         passed = gen["pb_valid"].fillna(False).astype(bool)
         row["pb_valid"] = float((gen["valid"].astype(bool) & passed).mean())
@@ -404,6 +410,7 @@ def table_markdown(table: pd.DataFrame) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     notes = ("\nVina in kcal/mol (lower is better); High Affinity: share of a pocket's valid molecules "
              "docking at least as well as its reference ligand; Diversity, High Affinity: per pocket, "
-             "then over pockets; Valid, Connected, PB-valid: shares of all generated samples; s / pocket: "
+             "then over pockets; Valid, Connected, PB-valid: shares of all generated samples (Valid, bonds as "
+             "predicted: before the valence repair); s / pocket: "
              "sampling time. Published rows: molgen/bench/crossdocked.py (sources; '-' = not verified).")
     return "\n".join(lines) + "\n" + notes + "\n"

@@ -27,6 +27,7 @@ __all__ = [
     "BOND_ORDERS",
     "CHARGES",
     "BondGraph",
+    "allowed_valences",
     "graph_from_mol",
     "mol_from_graph",
     "perceive_bonds",
@@ -36,6 +37,23 @@ BOND_TYPES: tuple[str, ...] = ("none", "single", "double", "triple", "aromatic")
 #: Bond order of each ``BOND_TYPES`` index (aromatic counts 1.5 towards valence).
 BOND_ORDERS: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 1.5)
 CHARGES: tuple[int, ...] = (-1, 0, 1)
+
+_NEUTRAL = {"H": (1,), "C": (4,), "N": (3,), "O": (2,), "F": (1,), "B": (3,), "Si": (4,), "P": (3, 5),
+            "S": (2, 4, 6), "Cl": (1,), "Br": (1,), "I": (1,)}
+
+
+def allowed_valences(element: str, charge: int) -> tuple[int, ...]:
+    """Bond-order sums allowed for ``element`` at formal ``charge``: a cation of N, O, P, S gains a
+    bond per charge (NH4+, H3O+), an anion loses one; C loses one either way; others must be neutral."""
+    base = _NEUTRAL.get(element, ())
+    if charge == 0:
+        return base
+    if element in ("N", "O", "P", "S"):
+        return tuple(v + charge for v in base if v + charge >= 0)
+    if element == "C":
+        return tuple(v - abs(charge) for v in base)
+    return ()
+
 
 _RDKIT_BOND = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE,
                4: Chem.BondType.AROMATIC}

@@ -4,17 +4,28 @@ A bond-aware model predicts atoms, formal charges and bonds; :func:`decode_graph
 sanitizes the RDKit molecule from them (:func:`molgen.chem.bond_graph.mol_from_graph`) and reports
 it as a :class:`~molgen.chem.reconstruct.ReconstructedMol` (``method="predicted"``), so everything
 downstream of :func:`~molgen.chem.reconstruct.reconstruct_mol` (SDF, properties, scoring) reads both.
+
+:class:`LigandDecoder` is how a sampling run turns what the model generated into molecules, one of
+:data:`BOND_SOURCES`: the bonds as predicted, the predicted bonds after
+:func:`~molgen.chem.valence_repair.repair_valence` (``method="repaired"``; the row keeps the
+verdict on the bonds as predicted beside it), or bonds perceived from the coordinates alone
+(:func:`~molgen.chem.reconstruct.reconstruct_mol`, as for an atoms-only model).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molgen.chem.bond_graph import BondGraph, mol_from_graph
-from molgen.chem.reconstruct import ReconstructedMol
+from molgen.chem.reconstruct import ReconstructedMol, reconstruct_mol
 
-__all__ = ["decode_graph"]
+__all__ = ["BOND_SOURCES", "LigandDecoder", "decode_graph"]
+
+#: Where a sampled ligand's bonds come from (``molgen sample bonds=...``).
+BOND_SOURCES: tuple[str, ...] = ("predicted", "repaired", "distances")
 
 
 def decode_graph(graph: BondGraph, *, largest_fragment: bool = False) -> ReconstructedMol:
@@ -33,3 +44,34 @@ def decode_graph(graph: BondGraph, *, largest_fragment: bool = False) -> Reconst
             return ReconstructedMol(mol, True, connected, n_frags, smiles=Chem.MolToSmiles(mol), method="predicted")
     except Exception as exc:  # noqa: BLE001 -- the contract is: never raise
         return ReconstructedMol(None, False, False, 0, error=f"{type(exc).__name__}: {exc}", method="predicted")
+
+
+@dataclass(frozen=True)
+class LigandDecoder:
+    """Generated atoms (and predicted bonds, if any) -> ``(ReconstructedMol, extra row columns)``.
+
+    ``bonds``: one of :data:`BOND_SOURCES`. A generated ligand without predicted bonds (an
+    atoms-only model) is always read from its coordinates. With ``"repaired"`` the extra columns
+    are ``valid_predicted`` / ``connected_predicted`` (the verdict on the bonds as predicted) and
+    ``bond_edits`` (bond orders lowered + bonds removed + bonds added by the repair).
+    """
+
+    bonds: str = "predicted"
+    largest_fragment: bool = False
+
+    def __post_init__(self) -> None:
+        if self.bonds not in BOND_SOURCES:
+            raise ValueError(f"bonds={self.bonds!r}: allowed values are {', '.join(BOND_SOURCES)}")
+
+    def __call__(self, pos, elements, graph: BondGraph | None) -> tuple[ReconstructedMol, dict]:
+        if graph is None or self.bonds == "distances":
+            return reconstruct_mol(pos, elements, largest_fragment=self.largest_fragment), {}
+        if self.bonds == "predicted":
+            return decode_graph(graph, largest_fragment=self.largest_fragment), {}
+        from molgen.chem.valence_repair import repair_valence
+
+        raw = decode_graph(graph)
+        fixed, log = repair_valence(graph)
+        rec = decode_graph(fixed, largest_fragment=self.largest_fragment)
+        rec.method = "repaired"
+        return rec, {"valid_predicted": raw.valid, "connected_predicted": raw.connected, "bond_edits": log.n_edits}

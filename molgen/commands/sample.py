@@ -23,6 +23,9 @@ __all__ = ["run"]
 
 log = logging.getLogger(__name__)
 
+LIGAND_BONDS = "repaired"  # ``bonds: null`` for ligands; molecules keep their bonds as predicted
+MOLECULE_BONDS = "predicted"
+
 
 def _pocket(cfg: DictConfig):
     from molgen.io.pocket import read_pocket
@@ -80,8 +83,9 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     scoring = _score_settings(cfg, pocket)
     task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
+    bonds = str(cfg.get("bonds") or LIGAND_BONDS)
     table, wall = run_with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
-        task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment))
+        task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment, bonds=bonds))
     ranked = None
     if scoring is not None:
         from molgen.scoring import ranking_rows, score_and_rank
@@ -98,6 +102,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("generated", str(n)),
         ("valid", f"{int(valid.sum())} ({100 * valid.mean():.0f} %)"),
         ("connected", f"{int((valid & table['connected'].astype(bool)).sum())}"),
+        *(_as_predicted_rows(table) if "valid_predicted" in table else []),
         ("mean QED (valid)", f"{table.loc[valid, 'qed'].mean():.3f}" if valid.any() else "-"),
         ("mean SA (valid)", f"{table.loc[valid, 'sa'].mean():.3f}" if valid.any() else "-"),
         *([("fragment intact + valid", f"{int(table['fragment_intact'].astype(bool).sum())}")]
@@ -114,6 +119,15 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     else:
         write_summary(outdir, rows)
     return table
+
+
+def _as_predicted_rows(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """What the model's own bonds gave, before the valence repair, and how many molecules it edited."""
+    valid = table["valid_predicted"].fillna(False).astype(bool)
+    connected = valid & table["connected_predicted"].fillna(False).astype(bool)
+    edited = (pd.to_numeric(table["bond_edits"], errors="coerce").fillna(0) > 0) & table["valid"].astype(bool)
+    return [("valid, bonds as predicted", f"{int(valid.sum())} ({100 * valid.mean():.0f} %), {int(connected.sum())} connected"),
+            ("valid after a bond repair", f"{int(edited.sum())} (column bond_edits)")]
 
 
 def _score_settings(cfg: DictConfig, pocket):
@@ -152,7 +166,7 @@ def _sample_molecules(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     steps = job.steps or task.sample_steps
     table, wall = run_with_progress(job, steps, "molecules",
                                  lambda cb: run_molecule_sampling(task, job, sampler=sampler, on_step=cb,
-                                                                  bonds=str(cfg.get("bonds", "predicted"))))
+                                                                  bonds=str(cfg.get("bonds") or MOLECULE_BONDS)))
     n = len(table)
     valid = table["valid"].astype(bool)
     unique = table.loc[valid, "smiles"].nunique()

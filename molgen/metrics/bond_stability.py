@@ -16,26 +16,9 @@ import numpy as np
 from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
-from molgen.chem.bond_graph import BOND_ORDERS, BondGraph, mol_from_graph
+from molgen.chem.bond_graph import BOND_ORDERS, BondGraph, allowed_valences, mol_from_graph
 
 __all__ = ["BondCheck", "allowed_valences", "check_graph", "heavy_atom_smiles", "summarize_bond_checks"]
-
-_NEUTRAL = {"H": (1,), "C": (4,), "N": (3,), "O": (2,), "F": (1,), "B": (3,), "Si": (4,), "P": (3, 5),
-            "S": (2, 4, 6), "Cl": (1,), "Br": (1,), "I": (1,)}
-
-
-def allowed_valences(element: str, charge: int) -> tuple[int, ...]:
-    """Bond-order sums allowed for ``element`` at formal ``charge``: a cation of N, O, P, S gains a
-    bond per charge (NH4+, H3O+), an anion loses one; C loses one either way; others must be neutral."""
-    base = _NEUTRAL.get(element, ())
-    if charge == 0:
-        return base
-    if element in ("N", "O", "P", "S"):
-        return tuple(v + charge for v in base if v + charge >= 0)
-    if element == "C":
-        return tuple(v - abs(charge) for v in base)
-    return ()
-
 
 @dataclass(frozen=True)
 class BondCheck:

@@ -165,3 +165,25 @@ def test_molgen_sample_writes_the_predicted_bonds(tmp_path):
     assert len(rows) == 3 and (out / "ligands.sdf").exists()
     # an untrained model predicts nonsense bonds: the error is RDKit's verdict on them, not on distances
     assert all(r.valid or r.error for r in rows.itertuples())
+
+
+def test_repaired_bonds_keep_the_model_own_verdict_beside_them(tmp_path):
+    """`molgen sample` repairs over-valent atoms by default; `bonds=predicted` writes the bonds as
+    predicted. Same seed, same molecules: the repaired run's valid_predicted is the other's valid,
+    and a repair only ever adds valid molecules."""
+    from molgen.cli import main
+
+    ckpt = write_untrained_checkpoint(tmp_path / "pocket_bonds.pt", SMALL)
+    tables = {}
+    for bonds in ("predicted", "repaired"):
+        out = tmp_path / bonds
+        main(["sample", f"ckpt={ckpt}", "n_samples=6", "steps=3", f"outdir={out}", "n_atoms=[8,10]",
+              f"bonds={bonds}"])
+        tables[bonds] = pd.read_csv(out / "samples.csv", keep_default_na=False)
+    pred, rep = tables["predicted"], tables["repaired"]
+    assert "valid_predicted" not in pred and {"valid_predicted", "connected_predicted", "bond_edits"} <= set(rep)
+    assert rep["valid_predicted"].astype(bool).tolist() == pred["valid"].astype(bool).tolist()
+    assert (rep["valid"].astype(bool) >= pred["valid"].astype(bool)).all()
+    whole = pred["valid"].astype(bool) & pred["connected"].astype(bool)  # nothing to repair
+    assert (rep.loc[whole, "bond_edits"] == 0).all()
+    assert "valid, bonds as predicted" in (tmp_path / "repaired" / "summary.md").read_text()
