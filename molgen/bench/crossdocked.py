@@ -92,7 +92,7 @@ _PERCENT = {"high_affinity", "validity", "connectivity", "valid_connected", "val
 _PROPERTIES = [("vina_score", "vina_score"), ("vina_minimize", "vina_min"), ("vina_dock", "vina_dock"),
                ("qed", "qed"), ("sa", "sa")]
 # settings that do not change a pocket's results (may differ between a run and its resumption)
-_FREE_SETTINGS = ("n_pockets", "threads", "device", "outdir", "reference", "eval.n_jobs")
+_FREE_SETTINGS = ("n_pockets", "shard", "threads", "device", "outdir", "reference", "eval.n_jobs")
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,20 @@ def _complex_set(cfg: DictConfig) -> str:
     if which not in ("crossdocked", "training"):
         raise MolgenInputError(f"complexes={which}: allowed values are crossdocked, training")
     return which
+
+
+def _shard(cfg: DictConfig) -> tuple[int, int]:
+    """``shard: "i/n"``: this process runs every n-th complex from the i-th (0-based); null: all."""
+    value = cfg.get("shard")
+    if value is None:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in str(value).split("/"))
+    except ValueError:
+        raise MolgenInputError(f"shard={value}: write it as i/n, e.g. 0/2 and 1/2") from None
+    if not 0 <= i < n:
+        raise MolgenInputError(f"shard={value}: need 0 <= i < n")
+    return i, n
 
 
 def _complexes(cfg: DictConfig, which: str, outdir: Path) -> list[Complex]:
@@ -295,7 +309,8 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     _check_settings(cfg, outdir)
     which = _complex_set(cfg)
     training = which == "training"
-    complexes = _complexes(cfg, which, outdir)
+    first, step = _shard(cfg)
+    complexes = _complexes(cfg, which, outdir)[first::step]
     task = load_model(cfg.ckpt, device=str(resolve_device(str(cfg.device))))
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
     frames = []

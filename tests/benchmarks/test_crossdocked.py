@@ -154,3 +154,24 @@ def test_training_complexes_run_without_published_rows(tiny_manifest: Path, tmp_
     with pytest.raises(MolgenInputError, match="complexes=other"):
         crossdocked.run(benchmark_config("crossdocked", quick=True,
                                          overrides=[*overrides, "complexes=other", f"outdir={tmp_path / 'o2'}"]))
+
+
+def test_shards_split_the_pockets_and_a_last_run_gathers_them(tiny_manifest: Path, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """shard=1/2 runs the second of two complexes only; the run without shard keeps it and does the
+    first; a malformed shard is refused."""
+    overrides = [f"training.manifest={tiny_manifest}", f"training.root={tmp_path}", "training.val_fraction=0.25",
+                 "complexes=training", f"outdir={tmp_path / 'out'}", "n_pockets=2", "n_samples=1",
+                 "batch_size=1", "steps=2", "eval.vina=false", "eval.posebusters=false", "eval.strain=false"]
+    done = []
+    run_pocket = crossdocked._run_pocket
+    monkeypatch.setattr(crossdocked, "_run_pocket", lambda task, s, cx, *a: done.append(cx.index) or
+                        run_pocket(task, s, cx, *a))
+    part = crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=[*overrides, "shard=1/2"]))
+    assert done == [1] and part.molecules["pocket"].nunique() == 1
+    whole = crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides))
+    assert done == [1, 0] and whole.molecules["pocket"].nunique() == 2
+    with pytest.raises(MolgenInputError, match="shard=2/2: need 0 <= i < n"):
+        crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=[*overrides, "shard=2/2"]))
+    with pytest.raises(MolgenInputError, match="write it as i/n"):
+        crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=[*overrides, "shard=half"]))
