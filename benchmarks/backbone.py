@@ -173,7 +173,7 @@ def format_table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", default=str(REPO / "data" / "checkpoints" / "backbone.pt"))
+    parser.add_argument("--ckpt", default=str(REPO / "data" / "checkpoints" / "backbone_frames.pt"))
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 150])
     parser.add_argument("--n", type=int, default=8, help="backbones per length")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's)")
