@@ -314,16 +314,17 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     task = load_model(cfg.ckpt, device=str(resolve_device(str(cfg.device))))
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
     frames = []
-    for cx in complexes:
+    for done, cx in enumerate(complexes, start=1):
         pdir = outdir / "pockets" / f"{cx.index:03d}_{cx.target}"
         if (pdir / "molecules.csv").is_file():
             frames.append(pd.read_csv(pdir / "molecules.csv"))
-            print(f"[{cx.index + 1}/{len(complexes)}] {cx.key}: done before, kept", flush=True)
+            print(f"[{done}/{len(complexes)}] {cx.key}: done before, kept", flush=True)
             continue
         t0 = time.perf_counter()
         frames.append(_run_pocket(task, sampler, cx, cfg, pdir))
         f = frames[-1]
-        print(f"[{cx.index + 1}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
+        print(f"[{done}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
+              f"{int((f['valid'] & f['connected']).sum())} of them connected, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     molecules = pd.concat(frames, ignore_index=True)
     write_csv_atomic(molecules, outdir / "molecules.csv")
