@@ -173,7 +173,7 @@ def format_table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--ckpt", default=str(REPO / "data" / "checkpoints" / "backbone_frames.pt"))
+    parser.add_argument("--ckpt", default=None, help="default: the bundled checkpoint of task=backbone")
     parser.add_argument("--lengths", type=int, nargs="+", default=[50, 100, 150])
     parser.add_argument("--n", type=int, default=8, help="backbones per length")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the checkpoint's)")
@@ -190,6 +190,10 @@ def main() -> None:
     parser.add_argument("--x0-check", action="store_true",
                         help="instead: CA-CA / C-N of x0_hat on noised TS50 chains (8 chains, 100 residues)")
     args = parser.parse_args()
+    if args.ckpt is None:
+        from molgen.config import compose
+
+        args.ckpt = str(compose("sample", ["task=backbone"]).task.checkpoint)
     if args.x0_check:
         from molgen.checkpoint import load_task
         from molgen.io.chains import clean_chains, read_chains

@@ -293,6 +293,11 @@ def _check_settings(cfg: DictConfig, outdir: Path) -> None:
     OmegaConf.save(cfg, path)
 
 
+def _valid_and_connected(molecules: pd.DataFrame) -> pd.Series:
+    """Per sample: valid and in one piece (a sample without a ``connected`` verdict counts as not)."""
+    return molecules["valid"].astype(bool) & molecules["connected"].fillna(False).astype(bool)
+
+
 def run(cfg: DictConfig) -> CrossDockedResult:
     """Sample, evaluate and tabulate (module docstring); returns the tables and the Markdown."""
     import torch
@@ -324,7 +329,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
         frames.append(_run_pocket(task, sampler, cx, cfg, pdir))
         f = frames[-1]
         print(f"[{done}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
-              f"{int((f['valid'] & f['connected']).sum())} of them connected, "
+              f"{int(_valid_and_connected(f).sum())} of them connected, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
     molecules = pd.concat(frames, ignore_index=True)
     write_csv_atomic(molecules, outdir / "molecules.csv")
@@ -372,7 +377,7 @@ def _generated_row(molecules: pd.DataFrame, reference: pd.DataFrame | None) -> d
     row.update(_mean_median(shares, "high_affinity"))
     row["validity"] = float(gen["valid"].astype(bool).mean())
     row["connectivity"] = float(gen["connected"].fillna(False).astype(bool).mean())
-    row["valid_connected"] = float((gen["valid"].astype(bool) & gen["connected"].fillna(False).astype(bool)).mean())
+    row["valid_connected"] = float(_valid_and_connected(gen).mean())
     if "valid_predicted" in gen:  # bonds=repaired: the model's own bonds, before the valence repair
         row["validity_predicted"] = float(gen["valid_predicted"].fillna(False).astype(bool).mean())
     if "pb_valid" in gen:
