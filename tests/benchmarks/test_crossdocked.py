@@ -175,3 +175,30 @@ def test_shards_split_the_pockets_and_a_last_run_gathers_them(tiny_manifest: Pat
         crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=[*overrides, "shard=2/2"]))
     with pytest.raises(MolgenInputError, match="write it as i/n"):
         crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=[*overrides, "shard=half"]))
+
+
+def test_vina_dock_goes_to_a_seeded_few_valid_ligands_per_pocket(tmp_path: Path) -> None:
+    """eval.vina_dock_per_pocket=1 of two valid samples docks one, the same one on every run, and
+    never an invalid sample; a larger number docks every valid one."""
+    from omegaconf import OmegaConf
+    from rdkit import Chem
+
+    mol = Chem.MolFromMolFile(str(DEMO / LIGAND))
+    sdf = tmp_path / "ligands.sdf"
+    with Chem.SDWriter(str(sdf)) as w:
+        for sample in (0, 2):
+            mol.SetProp("sample", str(sample))
+            w.write(mol)
+    table = pd.DataFrame({"sample": [0, 1, 2], "valid": [True, False, True], "eval_error": [None] * 3})
+    cx = crossdocked.Complex(index=7, key=f"SIR3/{LIGAND}", target="SIR3", receptor=DEMO / "5d7n_D_rec.pdb",
+                             ligand=DEMO / LIGAND, pocket10=DEMO / LIGAND)
+    cfg = OmegaConf.create({"seed": 0, "eval": {"vina_dock_per_pocket": 1, "exhaustiveness": 1, "n_jobs": 1,
+                                                "receptor_prep": "pdb2pqr", "ligand_prep": "legacy"}})
+    one = crossdocked._dock_some(table, sdf, cx, cfg)
+    assert one["docked"].sum() == 1 and not one.loc[1, "docked"]
+    assert one.loc[one["docked"], "vina_dock"].lt(0).all() and one.loc[~one["docked"], "vina_dock"].isna().all()
+    again = crossdocked._dock_some(table, sdf, cx, cfg)
+    assert again["docked"].tolist() == one["docked"].tolist()
+    cfg.eval.vina_dock_per_pocket = 5
+    every = crossdocked._dock_some(table, sdf, cx, cfg)
+    assert every["docked"].tolist() == [True, False, True] and every.loc[[0, 2], "vina_dock"].notna().all()
