@@ -271,10 +271,9 @@ def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> 
         at = table["sample"] == sample
         table.loc[at, "docked"] = True
         table.loc[at, "vina_dock"] = row.get("vina_dock", np.nan)
-        if isinstance(row.get("error"), str) and row["error"]:
-            old = table.loc[at, "eval_error"].iloc[0] if "eval_error" in table else None
-            table.loc[at, "eval_error"] = f"{old}; dock: {row['error']}" if isinstance(old, str) and old \
-                else f"dock: {row['error']}"
+        if isinstance(row.get("error"), str) and row["error"]:  # joined as evaluate joins its tools' errors
+            table.loc[at, "eval_error"] = "; ".join(e for e in (table.loc[at, "eval_error"].iloc[0],
+                                                                 f"dock: {row['error']}") if isinstance(e, str) and e)
     return table
 
 
