@@ -209,6 +209,7 @@ def run_ligand_sampling(
     on_step: Callable[[int], None] | None = None,
     fragment_mol=None,
     bonds: str = "predicted",
+    repulsion=None,
 ) -> pd.DataFrame:
     """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``.
 
@@ -220,9 +221,17 @@ def run_ligand_sampling(
     ``fragment_mol`` (RDKit, receptor frame) is kept fixed as the first atoms of every ligand;
     ``n_atoms`` then counts the fragment too. Rows get ``fragment_intact`` and the SDF records
     get a ``fixed_atoms`` property (1-based indices).
+
+    ``repulsion`` (:class:`~molgen.diffusion.pocket_repulsion.PocketRepulsion`, bond-aware model)
+    keeps the ligand atoms of every step's clean estimate out of the pocket's atoms.
     """
     from molgen.chem.decode import LigandDecoder
     from molgen.tasks.ligand_pocket import Fragment
+
+    if repulsion is not None and not getattr(task, "predicts_bonds", False):
+        raise MolgenInputError("clash_distance: pocket repulsion needs a bond-aware (flow) model; "
+                               f"this checkpoint's task is {type(task).__name__}")
+    extra = {} if repulsion is None else {"repulsion": repulsion}
 
     try:
         decoder = LigandDecoder(bonds, job.largest_fragment)
@@ -241,7 +250,7 @@ def run_ligand_sampling(
         generated = task.generate(pos, feat, sizes, center=center, steps=job.steps, sampler=sampler,
                                   generator=gen, batch_size=count, progress=on_step, fragment=fragment,
                                   resample=job.resample, guidance_scale=job.guidance_scale,
-                                  allowed_elements=job.allowed_elements,
+                                  allowed_elements=job.allowed_elements, **extra,
                                   seeds=[sample_seed(job.seed, b * job.batch_size + k, attempt)
                                          for k in range(count)])
         return _decode_batch(generated, b * job.batch_size, decoder, fragment_mol)

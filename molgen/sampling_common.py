@@ -76,6 +76,37 @@ def parse_length(value: Any) -> tuple[int, int]:
     return _size_range(value, "length", " of residues")
 
 
+def parse_clash_distance(value: Any) -> float | None:
+    """``clash_distance``: ``None`` (the model's default) or a distance in Angstrom >= 0 (0: off)."""
+    if value is None or value == "":
+        return None
+    try:
+        distance = float(value)
+    except (TypeError, ValueError):
+        distance = float("nan")
+    if not 0 <= distance < float("inf"):
+        raise MolgenInputError(f"clash_distance={value!r}: give a distance in Angstrom (e.g. 2.8), 0 for "
+                               "no pocket repulsion, or null for the model's default")
+    return distance
+
+
+def pocket_repulsion(task, value: Any):
+    """The :class:`~molgen.diffusion.pocket_repulsion.PocketRepulsion` sampling uses for
+    ``clash_distance=value``: by default (``None``) the standard one for a bond-aware model and none
+    for an atoms-only one; ``0``: none; a distance: at that distance."""
+    from molgen.diffusion.pocket_repulsion import PocketRepulsion
+
+    distance = parse_clash_distance(value)
+    if distance is None:
+        return PocketRepulsion() if getattr(task, "predicts_bonds", False) else None
+    return PocketRepulsion(min_distance=distance) if distance > 0 else None
+
+
+def describe_repulsion(repulsion) -> str:
+    """``'2.8 A'`` or ``'off'``: the pocket repulsion in a summary line."""
+    return "off" if repulsion is None else f"{repulsion.min_distance:g} A"
+
+
 def run_with_progress(job, steps: int, what: str, fn: Callable[[Callable[[int], None]], Any]):
     """Run ``fn(on_step)`` under a progress bar over all denoising steps; return (result, seconds)."""
     from tqdm.auto import tqdm

@@ -133,6 +133,13 @@ def _check_controls(cfg: Mapping, problems: list[str]) -> None:
     if "guidance_scale" in cfg and not _is_number(cfg["guidance_scale"]):
         problems.append(f"guidance_scale={cfg['guidance_scale']!r}: must be a finite number (1: conditional, "
                         "0: unconditional)")
+    if cfg.get("clash_distance") not in (None, ""):
+        from molgen.sampling_common import parse_clash_distance
+
+        try:
+            parse_clash_distance(_plain(cfg["clash_distance"]))
+        except MolgenInputError as exc:
+            problems.append(str(exc))
     elements = _plain(cfg.get("elements"))
     if elements is not None and (not isinstance(elements, list) or not elements
                                  or not all(isinstance(e, str) and e.strip().isalpha() for e in elements)):

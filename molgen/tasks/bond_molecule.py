@@ -114,7 +114,9 @@ class BondMoleculeTask(MoleculeTask):
                           progress: Callable[[int], None] | None = None, context: Context | None = None,
                           guidance_scale: float = 1.0, seeds: Sequence[int] | None = None,
                           fixed: FixedMolecule | None = None,
-                          allowed_types: Sequence[int] | None = None) -> tuple[MoleculeState, torch.Tensor]:
+                          allowed_types: Sequence[int] | None = None,
+                          guide: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor] | None = None,
+                          ) -> tuple[MoleculeState, torch.Tensor]:
         """Run the flow from the prior to t = 0 for molecules of ``n_atoms`` atoms; returns the
         final state and ``finite`` [B] (False where a trajectory produced NaN/Inf).
 
@@ -122,7 +124,9 @@ class BondMoleculeTask(MoleculeTask):
         classifier-free guidance weight. ``seeds`` (one per graph) fix each prior draw. ``fixed``
         atoms and the bonds among them are held: their coordinates move on the straight path from
         their prior draw to the given positions, their categories are the given ones throughout.
-        ``allowed_types`` restricts the generated atom types to these indices."""
+        ``allowed_types`` restricts the generated atom types to these indices. ``guide(pos, pairs, t)``
+        maps the clean estimate's coordinates [N, 3] at time ``t`` to corrected ones before the step uses
+        them (e.g. :meth:`PocketRepulsion.bind <molgen.diffusion.pocket_repulsion.PocketRepulsion.bind>`)."""
         net, p = self.sampling_net, self.process
         sampler = sampler or self.sampler
         ts = sampler.timesteps(steps or self.sample_steps).tolist()
@@ -138,12 +142,19 @@ class BondMoleculeTask(MoleculeTask):
         def at(time: float) -> torch.Tensor:
             return torch.full((x.n_graphs,), float(time), device=self.device)
 
+        def predict(state: MoleculeState, time: float, previous: MoleculePrediction | None):
+            out = self._predict(net, state, at(time), previous, context, guidance_scale, type_mask)
+            if guide is None:
+                return out
+            return MoleculePrediction(guide(out.x0, state.pairs, float(time)), out.atom_logits,
+                                      out.charge_logits, out.bond_logits)
+
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):
-            pred = self._predict(net, x, at(t), cond, context, guidance_scale, type_mask)
+            pred = predict(x, t, cond)
             x_new = p.step(x, pred, float(t), float(s), generator)
             cond = pred
             if getattr(sampler, "order", 1) == 2 and s > 0:  # Heun on the coordinates
-                cond = self._predict(net, x_new, at(s), pred, context, guidance_scale, type_mask)
+                cond = predict(x_new, s, pred)
                 x_new = p.correct(x, x_new, pred, cond, float(t), float(s))
             x = pin(x_new, float(s))
             if progress is not None:

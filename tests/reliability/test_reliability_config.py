@@ -45,6 +45,7 @@ CASES = [
     (["fix_fragment=/no/frag.sdf"], r"fix_fragment=/no/frag\.sdf: file not found"),
     (["resample=0"], r"resample=0: must be an integer >= 1"),
     (["guidance_scale=nan"], r"guidance_scale=nan: must be a finite number"),
+    (["clash_distance=-1"], r"clash_distance=-1: give a distance in Angstrom \(e\.g\. 2\.8\), 0 for no pocket repulsion"),
     (["elements=[C,1]"], r"elements=\['C', 1\]: must be a list of element symbols, e\.g\. \[C,N,O\]"),
     (["fix_atoms=[0,-1]"], r"fix_atoms=\[0, -1\]: must be a list of 0-based atom indices"),
     (["task=backbone", "length=0"], r"length=0: give a positive number of residues or a range 'lo-hi'"),
@@ -135,3 +136,13 @@ def test_fix_atoms_without_receptor_picks_the_demo_reference_ligand(tiny_checkpo
     assert (frag.GetConformer().GetPositions() == ref.GetConformer().GetPositions()[:3]).all()
     with pytest.raises(MolgenInputError, match="give ref_ligand"):
         _fragment(_cfg([f"receptor={RECEPTOR}", "fix_atoms=[0,1,2]"], tiny_checkpoint))
+
+
+def test_clash_distance_with_an_atoms_only_model_is_refused(tiny_checkpoint, tmp_path) -> None:
+    """Pocket repulsion guides the bond-aware flow's clean estimate; the atoms-only model has none."""
+    from molgen.commands.sample import _sample_ligands
+
+    out = tmp_path / "o"
+    with pytest.raises(MolgenInputError, match="clash_distance: pocket repulsion needs a bond-aware"):
+        _sample_ligands(_cfg(["clash_distance=2.8", "n_samples=2", "device=cpu"], tiny_checkpoint), out)
+    assert not (out / "ligands.sdf").exists()

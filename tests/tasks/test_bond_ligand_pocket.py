@@ -187,3 +187,22 @@ def test_repaired_bonds_keep_the_model_own_verdict_beside_them(tmp_path):
     whole = pred["valid"].astype(bool) & pred["connected"].astype(bool)  # nothing to repair
     assert (rep.loc[whole, "bond_edits"] == 0).all()
     assert "valid, bonds as predicted" in (tmp_path / "repaired" / "summary.md").read_text()
+
+
+def test_pocket_repulsion_keeps_generated_atoms_out_of_the_pocket(task, poses):
+    """Same seeds with and without repulsion: the repelled ligands end farther from the pocket's
+    atoms (the last step's clean estimate is the sample, and it is repelled; no pair held, since an
+    untrained model's ligands are clumps whose every pair would be)."""
+    from molgen.diffusion.pocket_repulsion import PocketRepulsion
+
+    pos, feat, center = _pocket(poses)
+    pocket = pos + center
+    nearest = {}
+    for name, rep in (("free", None), ("repelled", PocketRepulsion(min_distance=2.5, iterations=50, keep_within=0.0))):
+        out = task.generate(pos, feat, [10, 12], center=center, steps=3, seeds=[3, 4], repulsion=rep,
+                            generator=torch.Generator().manual_seed(0))
+        nearest[name] = min(float(torch.cdist(torch.as_tensor(g.pos, dtype=pocket.dtype), pocket).min())
+                            for g in out)
+    assert nearest["free"] < 2.5, "an untrained model should put some atom inside the pocket"
+    assert nearest["repelled"] > 2.3
+
