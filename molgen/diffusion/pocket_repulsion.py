@@ -67,22 +67,20 @@ class PocketRepulsion:
         if pos.numel() == 0 or pocket_pos.numel() == 0:
             return pos
         reach = self.min_distance
-        # only pocket atoms that can come within reach during the moves (each iteration moves an
-        # atom by at most rate x overlap summed over its neighbours) are compared
-        lo, hi = pos.min(0).values - 2 * reach, pos.max(0).values + 2 * reach
-        near = pocket_pos[((pocket_pos >= lo) & (pocket_pos <= hi)).all(-1)]
-        if near.shape[0] == 0:
+        # the ligand-pocket pairs that can come within reach: within twice the distance now (an atom
+        # moves by about its overlap; one pass over the dense distances, then sparse iterations)
+        lig, poc = (torch.cdist(pos, pocket_pos) < 2 * reach).nonzero(as_tuple=True)
+        if lig.numel() == 0:
             return pos
         held = self._held_pairs(pos, pairs)
         length = (pos[held[0]] - pos[held[1]]).norm(dim=-1)
         for _ in range(self.iterations):
-            diff = pos[:, None, :] - near[None, :, :]
-            d = diff.norm(dim=-1)
+            diff = pos[lig] - pocket_pos[poc]
+            d = diff.norm(dim=-1, keepdim=True)
             overlap = (reach - d).clamp(min=0.0)
             if not bool((overlap > 0).any()):
                 break
-            move = ((overlap / d.clamp(min=1e-6))[..., None] * diff).sum(1)
-            pos = pos + self.rate * move
+            pos = pos.index_add(0, lig, self.rate * overlap / d.clamp(min=1e-6) * diff)
             if held.shape[1]:
                 bond = pos[held[0]] - pos[held[1]]
                 b = bond.norm(dim=-1, keepdim=True).clamp(min=1e-6)
