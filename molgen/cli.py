@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 import sys
 
+from molgen.allocator import keep_freed_memory
+
 __all__ = ["main", "quote_list_values"]
 
 LIST_VALUED_KEYS = ("contig",)
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
         print(_usage())
         return
     command, args = argv[0], argv[1:]
+    keep_freed_memory()
     if args and f"{command} {args[0]}" in HYDRA_COMMANDS:  # two-word commands: `molgen data conformers`
         command, args = f"{command} {args[0]}", args[1:]
     if command in HYDRA_COMMANDS:
