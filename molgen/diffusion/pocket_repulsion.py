@@ -1,16 +1,16 @@
 """Sampling-time guidance that keeps generated ligand atoms out of the pocket's atoms.
 
-A pocket model trained on a few thousand complexes places most ligands well but leaves a few atoms
-inside the protein: PoseBusters' ``minimum_distance_to_protein`` is the check most generated poses
-fail. :class:`PocketRepulsion` corrects the network's clean estimate at every sampling step (the
-way DecompDiff and TargetDiff's follow-ups guide ``x0``): each ligand atom closer than
+A pocket model trained on a few hundred complexes places most ligands well but leaves a few atoms
+inside the protein: PoseBusters' ``minimum_distance_to_protein`` was the check most of our
+generated poses failed. :class:`PocketRepulsion` corrects the network's clean estimate at every
+sampling step (a clash guidance on ``x0``, in the spirit of DecompDiff's): each ligand atom closer than
 ``min_distance`` to a pocket atom is moved out along the pair's direction, in relaxation
 iterations of the penalty ``1/2 sum relu(min_distance - d)^2``. Ligand atom pairs closer than
 ``keep_within`` in the estimate (bonds and the 1-3 pairs that fix bond angles) are held at their
 estimated distances meanwhile, so a clash moves its neighbours along instead of stretching bonds;
 the next network evaluation sees the corrected state.
 
-The correction depends only on the ligand-pocket difference vectors: it is equivariant to
+The correction depends only on ligand-pocket and ligand-ligand difference vectors: it is equivariant to
 rotations, reflections and translations of ligand and pocket together, to permutations of the
 ligand atoms, and invariant to the order of the pocket atoms.
 """
