@@ -272,8 +272,8 @@ def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> 
         table.loc[at, "docked"] = True
         table.loc[at, "vina_dock"] = row.get("vina_dock", np.nan)
         if isinstance(row.get("error"), str) and row["error"]:  # joined as evaluate joins its tools' errors
-            table.loc[at, "eval_error"] = "; ".join(e for e in (table.loc[at, "eval_error"].iloc[0],
-                                                                 f"dock: {row['error']}") if isinstance(e, str) and e)
+            errors = (table.loc[at, "eval_error"].iloc[0], f"dock: {row['error']}")
+            table.loc[at, "eval_error"] = "; ".join(e for e in errors if isinstance(e, str) and e)
     return table
 
 

@@ -86,7 +86,8 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     bonds = str(cfg.get("bonds") or LIGAND_BONDS)
     repulsion = pocket_repulsion(task, cfg.get("clash_distance"))
     table, wall = run_with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
-        task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment, bonds=bonds, repulsion=repulsion))
+        task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment, bonds=bonds,
+        repulsion=repulsion))
     ranked = None
     if scoring is not None:
         from molgen.scoring import ranking_rows, score_and_rank

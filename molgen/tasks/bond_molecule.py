@@ -11,6 +11,7 @@ elements (heavy-atom drug-like molecules) hydrogens are implicit: RDKit complete
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -146,8 +147,7 @@ class BondMoleculeTask(MoleculeTask):
             out = self._predict(net, state, at(time), previous, context, guidance_scale, type_mask)
             if guide is None:
                 return out
-            return MoleculePrediction(guide(out.x0, state.pairs, float(time)), out.atom_logits,
-                                      out.charge_logits, out.bond_logits)
+            return replace(out, x0=guide(out.x0, state.pairs, float(time)))
 
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):
             pred = predict(x, t, cond)

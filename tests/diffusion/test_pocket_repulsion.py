@@ -12,7 +12,8 @@ torch.set_num_threads(1)
 
 
 def _random_orthogonal(seed: int) -> torch.Tensor:
-    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=g, dtype=torch.float64))
     return q
 
 
@@ -85,7 +86,8 @@ def test_the_bound_guide_leaves_estimates_below_stop_time_as_predicted():
     ligand, pocket = _scene(1)
     guide = PocketRepulsion(min_distance=2.8, stop_time=0.2).bind(pocket)
     torch.testing.assert_close(guide(ligand, None, 0.1), ligand)
-    torch.testing.assert_close(guide(ligand, None, 0.5), PocketRepulsion(min_distance=2.8).push(ligand, pocket))
+    pushed = PocketRepulsion(min_distance=2.8).push(ligand, pocket)
+    torch.testing.assert_close(guide(ligand, None, 0.5), pushed)
 
 
 def test_bad_settings_are_refused_with_their_name():

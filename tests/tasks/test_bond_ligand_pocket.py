@@ -198,7 +198,8 @@ def test_pocket_repulsion_keeps_generated_atoms_out_of_the_pocket(task, poses):
     pos, feat, center = _pocket(poses)
     pocket = pos + center
     nearest = {}
-    for name, rep in (("free", None), ("repelled", PocketRepulsion(min_distance=2.5, iterations=50, keep_within=0.0))):
+    repelled = PocketRepulsion(min_distance=2.5, iterations=50, keep_within=0.0)
+    for name, rep in (("free", None), ("repelled", repelled)):
         out = task.generate(pos, feat, [10, 12], center=center, steps=3, seeds=[3, 4], repulsion=rep,
                             generator=torch.Generator().manual_seed(0))
         nearest[name] = min(float(torch.cdist(torch.as_tensor(g.pos, dtype=pocket.dtype), pocket).min())
