@@ -209,7 +209,7 @@ def run_ligand_sampling(
     on_step: Callable[[int], None] | None = None,
     fragment_mol=None,
     bonds: str = "predicted",
-    repulsion=None,
+    guides=None,
 ) -> pd.DataFrame:
     """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``.
 
@@ -222,16 +222,18 @@ def run_ligand_sampling(
     ``n_atoms`` then counts the fragment too. Rows get ``fragment_intact`` and the SDF records
     get a ``fixed_atoms`` property (1-based indices).
 
-    ``repulsion`` (:class:`~molgen.diffusion.pocket_repulsion.PocketRepulsion`, bond-aware model)
-    keeps the ligand atoms of every step's clean estimate out of the pocket's atoms.
+    ``guides`` (:class:`~molgen.diffusion.sampling_guides.SamplingGuides`, bond-aware model; built by
+    :func:`~molgen.sampling_common.sampling_guides`) correct every step's clean estimate: pocket
+    repulsion keeps the ligand atoms out of the pocket's atoms, fragment attraction brings the pieces
+    of a molecule together.
     """
     from molgen.chem.decode import LigandDecoder
     from molgen.tasks.ligand_pocket import Fragment
 
-    if repulsion is not None and not getattr(task, "predicts_bonds", False):
-        raise MolgenInputError("clash_distance: pocket repulsion needs a bond-aware (flow) model; "
-                               f"this checkpoint's task is {type(task).__name__}")
-    extra = {} if repulsion is None else {"repulsion": repulsion}
+    if guides is not None and not getattr(task, "predicts_bonds", False):
+        raise MolgenInputError("sampling guides (clash_distance, join_fragments) need a bond-aware (flow) "
+                               f"model; this checkpoint's task is {type(task).__name__}")
+    extra = {} if guides is None else {"guides": guides}
 
     try:
         decoder = LigandDecoder(bonds, job.largest_fragment)

@@ -102,9 +102,64 @@ def pocket_repulsion(task, value: Any):
     return PocketRepulsion(min_distance=distance) if distance > 0 else None
 
 
-def describe_repulsion(repulsion) -> str:
-    """``'2.8 A'`` or ``'off'``: the pocket repulsion in a summary line."""
-    return "off" if repulsion is None else f"{repulsion.min_distance:g} A"
+def parse_join_fragments(value: Any) -> bool | None:
+    """``join_fragments``: ``None`` (the model's default), ``True`` or ``False``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise MolgenInputError(f"join_fragments={value!r}: give true, false, or null for the model's default")
+
+
+def fragment_attraction(task, value: Any, fixed_atoms: bool = False):
+    """The :class:`~molgen.diffusion.fragment_attraction.FragmentAttraction` sampling uses for
+    ``join_fragments=value``: by default (``None``) the standard one for a bond-aware model and none
+    for an atoms-only one; ``True``: the standard one; ``False``: none. With ``fixed_atoms`` (a
+    fixed fragment) none by default and ``True`` is refused: the attraction moves whole pieces, and a
+    piece holding fixed atoms would be torn from them (a linker's two anchors are two pieces)."""
+    from molgen.diffusion.fragment_attraction import FragmentAttraction
+
+    join = parse_join_fragments(value)
+    if join and fixed_atoms:
+        raise MolgenInputError("join_fragments=true: fragment attraction moves whole pieces and would tear "
+                               "them from fixed atoms; it is not available with fix_fragment= / fix_atoms=")
+    if join is None:
+        join = bool(getattr(task, "predicts_bonds", False)) and not fixed_atoms
+    return FragmentAttraction() if join else None
+
+
+def sampling_guides(task, clash_distance: Any = None, join_fragments: Any = None, fixed_atoms: bool = False):
+    """The :class:`~molgen.diffusion.sampling_guides.SamplingGuides` for ``clash_distance=`` and
+    ``join_fragments=`` (fragment attraction first, then pocket repulsion), or ``None`` when both are
+    off; ``fixed_atoms``: the sampling keeps a fragment fixed (see :func:`fragment_attraction`). Both
+    guide a bond-aware model's clean estimate: asking an atoms-only model for one is refused."""
+    from molgen.diffusion.sampling_guides import SamplingGuides
+
+    attraction = fragment_attraction(task, join_fragments, fixed_atoms)
+    repulsion = pocket_repulsion(task, clash_distance)
+    if not getattr(task, "predicts_bonds", False):
+        for guide, what in ((repulsion, "clash_distance: pocket repulsion"),
+                            (attraction, "join_fragments: fragment attraction")):
+            if guide is not None:
+                raise MolgenInputError(f"{what} needs a bond-aware (flow) model; this checkpoint's task is "
+                                       f"{type(task).__name__}")
+    guides = tuple(g for g in (attraction, repulsion) if g is not None)
+    return SamplingGuides(guides) if guides else None
+
+
+def describe_guides(guides) -> list[tuple[str, str]]:
+    """Summary rows: the pocket repulsion (``'2.8 A'`` or ``'off'``) and the fragment attraction
+    (``'from t = 0.5'`` or ``'off'``) of ``guides`` (a SamplingGuides or ``None``)."""
+    from molgen.diffusion.fragment_attraction import FragmentAttraction
+    from molgen.diffusion.pocket_repulsion import PocketRepulsion
+
+    found = {type(g): g for g in (guides.guides if guides is not None else ())}
+    rep, att = found.get(PocketRepulsion), found.get(FragmentAttraction)
+    return [("pocket repulsion", "off" if rep is None else f"{rep.min_distance:g} A"),
+            ("fragment attraction", "off" if att is None else f"from t = {att.start_time:g}")]
 
 
 def run_with_progress(job, steps: int, what: str, fn: Callable[[Callable[[int], None]], Any]):

@@ -277,7 +277,7 @@ def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> 
     return table
 
 
-def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, repulsion=None) -> pd.DataFrame:
+def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=None) -> pd.DataFrame:
     from molgen.evaluate import evaluate
     from molgen.sampling import SamplingJob, run_ligand_sampling
     from molgen.sampling_common import parse_n_atoms
@@ -287,7 +287,7 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, repulsi
                       largest_fragment=bool(cfg.largest_fragment), guidance_scale=float(cfg.guidance_scale),
                       resume=True)
     samples = run_ligand_sampling(task, _pocket(cx, cfg), job, sampler=sampler, bonds=str(cfg.bonds),
-                                  repulsion=repulsion)
+                                  guides=guides)
     t0 = time.perf_counter()
     e = cfg.eval
     dock_some = bool(e.vina) and bool(e.vina_dock) and e.get("vina_dock_per_pocket") is not None
@@ -339,7 +339,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     import torch
 
     from molgen.api import load_model
-    from molgen.sampling_common import describe_repulsion, pocket_repulsion, resolve_device
+    from molgen.sampling_common import describe_guides, resolve_device, sampling_guides
     from molgen.diffusion.samplers import SAMPLERS
 
     outdir = Path(cfg.outdir)
@@ -354,7 +354,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     complexes = _complexes(cfg, which, outdir)[first::step]
     task = load_model(cfg.ckpt, device=str(resolve_device(str(cfg.device))))
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
-    repulsion = pocket_repulsion(task, cfg.get("clash_distance"))
+    guides = sampling_guides(task, cfg.get("clash_distance"), cfg.get("join_fragments"))
     frames = []
     for done, cx in enumerate(complexes, start=1):
         pdir = outdir / "pockets" / f"{cx.index:03d}_{cx.target}"
@@ -363,7 +363,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
             print(f"[{done}/{len(complexes)}] {cx.key}: done before, kept", flush=True)
             continue
         t0 = time.perf_counter()
-        frames.append(_run_pocket(task, sampler, cx, cfg, pdir, repulsion))
+        frames.append(_run_pocket(task, sampler, cx, cfg, pdir, guides))
         f = frames[-1]
         print(f"[{done}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
               f"{int(_valid_and_connected(f).sum())} of them connected, "
@@ -382,7 +382,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     head = (f"{title}: {len(complexes)} pockets x {cfg.n_samples} samples, "
             f"{type(sampler or task.sampler).__name__} {steps} steps, "
             f"guidance {float(cfg.guidance_scale):g}, "
-            f"pocket repulsion {describe_repulsion(repulsion)}, checkpoint "
+            f"{', '.join(f'{k} {v}' for k, v in describe_guides(guides))}, checkpoint "
             f"{Path(cfg.ckpt).name if cfg.ckpt else 'bundled'}, pocket {cfg.pocket}, largest fragment "
             f"{bool(cfg.largest_fragment)}, Vina dock {dock}, {torch.get_num_threads()} thread(s), "
             f"{time.strftime('%Y-%m-%d')}")

@@ -16,8 +16,8 @@ from omegaconf import DictConfig
 
 from molgen.commands.validate import validate_sample_config
 from molgen.errors import MolgenInputError
-from molgen.sampling_common import (describe_repulsion, load_sampling_task, parse_n_atoms, pocket_repulsion,
-                                    resolve_device, run_with_progress, write_summary)
+from molgen.sampling_common import (describe_guides, load_sampling_task, parse_n_atoms, resolve_device,
+                                    run_with_progress, sampling_guides, write_summary)
 
 __all__ = ["run"]
 
@@ -84,10 +84,11 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
     steps = job.steps or task.sample_steps
     bonds = str(cfg.get("bonds") or LIGAND_BONDS)
-    repulsion = pocket_repulsion(task, cfg.get("clash_distance"))
+    guides = sampling_guides(task, cfg.get("clash_distance"), cfg.get("join_fragments"),
+                             fixed_atoms=fragment is not None)
     table, wall = run_with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
         task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment, bonds=bonds,
-        repulsion=repulsion))
+        guides=guides))
     ranked = None
     if scoring is not None:
         from molgen.scoring import ranking_rows, score_and_rank
@@ -101,7 +102,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("pocket", f"{Path(pocket.path).name} ({pocket.definition}, {pocket.n_atoms} atoms)"),
         ("checkpoint", str(ckpt)),
         ("sampler", f"{type(sampler or task.sampler).__name__}, {steps} steps"),
-        ("pocket repulsion", describe_repulsion(repulsion)),
+        *describe_guides(guides),
         ("generated", str(n)),
         ("valid", f"{int(valid.sum())} ({100 * valid.mean():.0f} %)"),
         ("connected", f"{int((valid & table['connected'].astype(bool)).sum())}"),

@@ -133,13 +133,14 @@ def _check_controls(cfg: Mapping, problems: list[str]) -> None:
     if "guidance_scale" in cfg and not _is_number(cfg["guidance_scale"]):
         problems.append(f"guidance_scale={cfg['guidance_scale']!r}: must be a finite number (1: conditional, "
                         "0: unconditional)")
-    if cfg.get("clash_distance") not in (None, ""):
-        from molgen.sampling_common import parse_clash_distance
+    from molgen.sampling_common import parse_clash_distance, parse_join_fragments
 
-        try:
-            parse_clash_distance(_plain(cfg["clash_distance"]))
-        except MolgenInputError as exc:
-            problems.append(str(exc))
+    for key, parse in (("clash_distance", parse_clash_distance), ("join_fragments", parse_join_fragments)):
+        if cfg.get(key) not in (None, ""):
+            try:
+                parse(_plain(cfg[key]))
+            except MolgenInputError as exc:
+                problems.append(str(exc))
     elements = _plain(cfg.get("elements"))
     if elements is not None and (not isinstance(elements, list) or not elements
                                  or not all(isinstance(e, str) and e.strip().isalpha() for e in elements)):

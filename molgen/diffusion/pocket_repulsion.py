@@ -17,7 +17,7 @@ ligand atoms, and invariant to the order of the pocket atoms.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -95,10 +95,11 @@ class PocketRepulsion:
         return pairs[:, close]
 
     def bind(self, pocket_pos: Tensor):
-        """The guide ``(pos, pairs, t) -> pos`` a sampling loop applies to the clean estimate's
-        coordinates at flow time ``t`` (``pairs``: the ligand pairs of the state)."""
-        def guide(pos: Tensor, pairs: Tensor | None, t: float) -> Tensor:
+        """The guide ``(prediction, state, t) -> prediction`` a sampling loop applies to the clean
+        estimate at flow time ``t`` (the ligand pairs that may be held are the state's)."""
+        def guide(pred, state, t: float):
             if t < self.stop_time:
-                return pos
-            return self.push(pos, pocket_pos.to(pos.device, pos.dtype), pairs)
+                return pred
+            x0 = pred.x0
+            return replace(pred, x0=self.push(x0, pocket_pos.to(x0.device, x0.dtype), state.pairs))
         return guide

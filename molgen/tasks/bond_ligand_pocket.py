@@ -24,7 +24,7 @@ from molgen.chem.bond_graph import CHARGES
 from molgen.data.vocab import DEFAULT_LIGAND_ELEMENTS, ElementVocab
 from molgen.diffusion.molecule_flow import MoleculeFlow
 from molgen.diffusion.molecule_state import FixedMolecule, MoleculeState, all_pairs, pair_values
-from molgen.diffusion.pocket_repulsion import PocketRepulsion
+from molgen.diffusion.sampling_guides import SamplingGuides
 from molgen.diffusion.samplers import Sampler
 from molgen.tasks.bond_molecule import BondMoleculeTask
 from molgen.tasks.ligand_pocket import Fragment, GeneratedAtoms, PocketLigandSizes
@@ -129,11 +129,11 @@ class BondLigandPocketTask(PocketLigandSizes, BondMoleculeTask):
                  progress: Callable[[int], None] | None = None, fragment: Fragment | None = None,
                  resample: int = 1, guidance_scale: float = 1.0, allowed_elements: Sequence[str] | None = None,
                  seeds: Sequence[int] | None = None,
-                 repulsion: PocketRepulsion | None = None) -> list[GeneratedAtoms]:
+                 guides: SamplingGuides | None = None) -> list[GeneratedAtoms]:
         """One ligand per entry of ``n_atoms`` in one pocket, with its predicted bonds (arguments as
         :meth:`LigandPocketTask.generate <molgen.tasks.ligand_pocket.LigandPocketTask.generate>`;
         ``resample`` must be 1: fixed atoms ride their straight flow path, there is nothing to
-        resample). ``repulsion`` moves the atoms of every clean estimate out of the pocket's atoms."""
+        resample). ``guides`` correct every clean estimate (pocket repulsion, fragment attraction)."""
         if pocket_pos.shape[0] > self.max_pocket_atoms:
             raise ValueError(f"pocket has {pocket_pos.shape[0]} atoms, more than max_pocket_atoms="
                              f"{self.max_pocket_atoms}: use a smaller cutoff or fewer residues")
@@ -147,7 +147,7 @@ class BondLigandPocketTask(PocketLigandSizes, BondMoleculeTask):
         ctx = self.sampling_net.encode_context(pocket_pos.to(dev), pocket_feat.to(dev),
                                                torch.zeros(pocket_pos.shape[0], dtype=torch.long, device=dev))
         shift = (center if center is not None else torch.zeros(1, 3)).reshape(1, 3).cpu()
-        guide = None if repulsion is None else repulsion.bind(pocket_pos.to(dev))
+        guide = None if guides is None else guides.bind(pocket_pos.to(dev))
         out: list[GeneratedAtoms] = []
         for start in range(0, len(n_atoms), batch_size):
             sizes = [int(n) for n in n_atoms[start:start + batch_size]]

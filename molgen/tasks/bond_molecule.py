@@ -11,7 +11,6 @@ elements (heavy-atom drug-like molecules) hydrogens are implicit: RDKit complete
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -116,7 +115,8 @@ class BondMoleculeTask(MoleculeTask):
                           guidance_scale: float = 1.0, seeds: Sequence[int] | None = None,
                           fixed: FixedMolecule | None = None,
                           allowed_types: Sequence[int] | None = None,
-                          guide: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor] | None = None,
+                          guide: Callable[[MoleculePrediction, MoleculeState, float], MoleculePrediction]
+                          | None = None,
                           ) -> tuple[MoleculeState, torch.Tensor]:
         """Run the flow from the prior to t = 0 for molecules of ``n_atoms`` atoms; returns the
         final state and ``finite`` [B] (False where a trajectory produced NaN/Inf).
@@ -125,9 +125,9 @@ class BondMoleculeTask(MoleculeTask):
         classifier-free guidance weight. ``seeds`` (one per graph) fix each prior draw. ``fixed``
         atoms and the bonds among them are held: their coordinates move on the straight path from
         their prior draw to the given positions, their categories are the given ones throughout.
-        ``allowed_types`` restricts the generated atom types to these indices. ``guide(pos, pairs, t)``
-        maps the clean estimate's coordinates [N, 3] at time ``t`` to corrected ones before the step uses
-        them (e.g. :meth:`PocketRepulsion.bind <molgen.diffusion.pocket_repulsion.PocketRepulsion.bind>`)."""
+        ``allowed_types`` restricts the generated atom types to these indices. ``guide(prediction, state, t)``
+        maps the clean estimate of ``state`` at time ``t`` to a corrected one before the step uses it
+        (e.g. :meth:`PocketRepulsion.bind <molgen.diffusion.pocket_repulsion.PocketRepulsion.bind>`)."""
         net, p = self.sampling_net, self.process
         sampler = sampler or self.sampler
         ts = sampler.timesteps(steps or self.sample_steps).tolist()
@@ -145,9 +145,7 @@ class BondMoleculeTask(MoleculeTask):
 
         def predict(state: MoleculeState, time: float, previous: MoleculePrediction | None):
             out = self._predict(net, state, at(time), previous, context, guidance_scale, type_mask)
-            if guide is None:
-                return out
-            return replace(out, x0=guide(out.x0, state.pairs, float(time)))
+            return out if guide is None else guide(out, state, float(time))
 
         for k, (t, s) in enumerate(zip(ts[:-1], ts[1:])):
             pred = predict(x, t, cond)

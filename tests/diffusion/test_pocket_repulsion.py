@@ -83,11 +83,21 @@ def test_held_pairs_move_a_clashing_chain_whole_instead_of_stretching_its_bonds(
 
 
 def test_the_bound_guide_leaves_estimates_below_stop_time_as_predicted():
+    from molgen.diffusion.molecule_flow import MoleculePrediction
+    from molgen.diffusion.molecule_state import MoleculeState, all_pairs
+
     ligand, pocket = _scene(1)
+    batch = torch.zeros(len(ligand), dtype=torch.long)
+    pairs = all_pairs(batch)
+    no_bonds = torch.zeros(pairs.shape[1], dtype=torch.long)
+    state = MoleculeState(ligand, batch, batch, no_bonds, pairs, batch, 1)
+    pred = MoleculePrediction(ligand, torch.zeros(12, 4), torch.zeros(12, 3), torch.zeros(pairs.shape[1], 5))
     guide = PocketRepulsion(min_distance=2.8, stop_time=0.2).bind(pocket)
-    torch.testing.assert_close(guide(ligand, None, 0.1), ligand)
-    pushed = PocketRepulsion(min_distance=2.8).push(ligand, pocket)
-    torch.testing.assert_close(guide(ligand, None, 0.5), pushed)
+    assert guide(pred, state, 0.1) is pred
+    pushed = PocketRepulsion(min_distance=2.8).push(ligand, pocket, pairs)
+    out = guide(pred, state, 0.5)
+    torch.testing.assert_close(out.x0, pushed)
+    assert out.bond_logits is pred.bond_logits
 
 
 def test_bad_settings_are_refused_with_their_name():

@@ -47,6 +47,7 @@ CASES = [
     (["guidance_scale=nan"], r"guidance_scale=nan: must be a finite number"),
     (["clash_distance=-1"],
      r"clash_distance=-1: give a distance in Angstrom \(e\.g\. 2\.8\), 0 for no pocket repulsion"),
+    (["join_fragments=maybe"], r"join_fragments='maybe': give true, false, or null for the model's default"),
     (["elements=[C,1]"], r"elements=\['C', 1\]: must be a list of element symbols, e\.g\. \[C,N,O\]"),
     (["fix_atoms=[0,-1]"], r"fix_atoms=\[0, -1\]: must be a list of 0-based atom indices"),
     (["task=backbone", "length=0"], r"length=0: give a positive number of residues or a range 'lo-hi'"),
@@ -139,11 +140,17 @@ def test_fix_atoms_without_receptor_picks_the_demo_reference_ligand(tiny_checkpo
         _fragment(_cfg([f"receptor={RECEPTOR}", "fix_atoms=[0,1,2]"], tiny_checkpoint))
 
 
-def test_clash_distance_with_an_atoms_only_model_is_refused(tiny_checkpoint, tmp_path) -> None:
-    """Pocket repulsion guides the bond-aware flow's clean estimate; the atoms-only model has none."""
+@pytest.mark.parametrize("setting, message", [
+    ("clash_distance=2.8", "clash_distance: pocket repulsion needs a bond-aware"),
+    ("join_fragments=true", "join_fragments: fragment attraction needs a bond-aware"),
+])
+def test_a_sampling_guide_with_an_atoms_only_model_is_refused(tiny_checkpoint, tmp_path, setting,
+                                                              message) -> None:
+    """Pocket repulsion and fragment attraction guide the bond-aware flow's clean estimate; the
+    atoms-only model has none."""
     from molgen.commands.sample import _sample_ligands
 
     out = tmp_path / "o"
-    with pytest.raises(MolgenInputError, match="clash_distance: pocket repulsion needs a bond-aware"):
-        _sample_ligands(_cfg(["clash_distance=2.8", "n_samples=2", "device=cpu"], tiny_checkpoint), out)
+    with pytest.raises(MolgenInputError, match=message):
+        _sample_ligands(_cfg([setting, "n_samples=2", "device=cpu"], tiny_checkpoint), out)
     assert not (out / "ligands.sdf").exists()

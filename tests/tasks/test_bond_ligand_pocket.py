@@ -194,16 +194,44 @@ def test_pocket_repulsion_keeps_generated_atoms_out_of_the_pocket(task, poses):
     atoms (the last step's clean estimate is the sample, and it is repelled; no pair held, since an
     untrained model's ligands are clumps whose every pair would be)."""
     from molgen.diffusion.pocket_repulsion import PocketRepulsion
+    from molgen.diffusion.sampling_guides import SamplingGuides
 
     pos, feat, center = _pocket(poses)
     pocket = pos + center
     nearest = {}
-    repelled = PocketRepulsion(min_distance=2.5, iterations=50, keep_within=0.0)
+    repelled = SamplingGuides((PocketRepulsion(min_distance=2.5, iterations=50, keep_within=0.0),))
     for name, rep in (("free", None), ("repelled", repelled)):
-        out = task.generate(pos, feat, [10, 12], center=center, steps=3, seeds=[3, 4], repulsion=rep,
+        out = task.generate(pos, feat, [10, 12], center=center, steps=3, seeds=[3, 4], guides=rep,
                             generator=torch.Generator().manual_seed(0))
         nearest[name] = min(float(torch.cdist(torch.as_tensor(g.pos, dtype=pocket.dtype), pocket).min())
                             for g in out)
     assert nearest["free"] < 2.5, "an untrained model should put some atom inside the pocket"
     assert nearest["repelled"] > 2.3
 
+
+
+def test_fragment_attraction_leaves_every_piece_touching_the_largest(task, poses):
+    """The last step's clean estimate is the sample, its bonds the estimate's most likely ones: with
+    fragment attraction every piece of every generated ligand ends within bonding distance of the
+    largest piece (an untrained model predicts many pieces; without attraction some lie far)."""
+    from molgen.diffusion.fragment_attraction import FragmentAttraction, pieces
+    from molgen.diffusion.sampling_guides import SamplingGuides
+
+    pos, feat, center = _pocket(poses)
+
+    def farthest_piece(graphs) -> float:
+        worst = 0.0
+        for g in graphs:
+            xyz = torch.as_tensor(g.pos)
+            label = pieces(len(xyz), torch.as_tensor(g.bonds[:, :2].T, dtype=torch.long).reshape(2, -1))
+            main = label == torch.bincount(label).argmax()
+            for lab in set(label[~main].tolist()):
+                worst = max(worst, float(torch.cdist(xyz[label == lab], xyz[main]).min()))
+        return worst
+
+    kwargs = dict(center=center, steps=3, seeds=[3, 4, 5], generator=torch.Generator().manual_seed(0))
+    free = [a.graph for a in task.generate(pos, feat, [10, 12, 14], **kwargs)]
+    pulled = [a.graph for a in task.generate(pos, feat, [10, 12, 14], **kwargs,
+                                             guides=SamplingGuides((FragmentAttraction(),)))]
+    assert farthest_piece(free) > 2.0, "an untrained model should leave some piece apart"
+    assert farthest_piece(pulled) <= 1.5 + 1e-4
