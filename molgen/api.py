@@ -71,6 +71,7 @@ def sample_ligands(
     n_jobs: int = 2,
     clash_distance: float | None = None,
     join_fragments: bool | None = None,
+    relax: bool | None = None,
 ) -> list[Chem.Mol] | tuple[list[Chem.Mol], pd.DataFrame]:
     """Generate ligands in a pocket; returns the valid molecules (receptor frame, Angstrom).
 
@@ -81,7 +82,9 @@ def sample_ligands(
     fragment of each molecule (as the CrossDocked benchmark evaluates them). ``clash_distance``:
     pocket repulsion as ``molgen sample clash_distance=`` (``None``: the model's default, 2.8 A
     for a bond-aware model; ``0``: off); ``join_fragments``: fragment attraction as ``molgen sample
-    join_fragments=`` (``None``: the model's default, on for a bond-aware model; ``False``: off).
+    join_fragments=`` (``None``: the model's default, on for a bond-aware model; ``False``: off);
+    ``relax``: the force-field clean-up of each pose as ``molgen sample relax=`` (``None``: on;
+    ``False``: the poses as generated).
 
     ``score="vina"`` scores every valid, connected ligand in the receptor (Vina score and minimize,
     PoseBusters; :mod:`molgen.scoring`, needs the eval extra) on ``n_jobs`` processes: the molecules
@@ -91,11 +94,12 @@ def sample_ligands(
     """
     from molgen.io.pocket import read_pocket
     from molgen.sampling import SamplingJob, read_written_sdf, run_ligand_sampling
-    from molgen.sampling_common import parse_n_atoms, sampling_guides
+    from molgen.sampling_common import parse_n_atoms, pose_relaxation, sampling_guides
     from molgen.scoring import ScoreSettings, check_scoring_tools, score_and_rank
 
     model = model if model is not None else load_model()
     guides = sampling_guides(model, clash_distance, join_fragments)
+    relaxation = pose_relaxation(relax)
     if receptor is None:
         demo = REPO_ROOT / "data" / "demo" / "SIR3_HUMAN_117_398_0"
         receptor, ref_ligand = demo / "5d7n_D_rec.pdb", demo / "5d7n_D_rec_4jt9_1ns_lig_tt_min_0.sdf"
@@ -109,7 +113,7 @@ def sample_ligands(
     try:
         job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
                           batch_size=batch_size, seed=seed, largest_fragment=largest_fragment)
-        table = run_ligand_sampling(model, pocket, job, sampler=sampler, guides=guides)
+        table = run_ligand_sampling(model, pocket, job, sampler=sampler, guides=guides, relax=relaxation)
         if scoring is not None:
             table, _, _ = score_and_rank(out, -(-n_samples // batch_size), scoring, resume=False)
         mols = read_written_sdf(out / "ligands.sdf")

@@ -210,6 +210,7 @@ def run_ligand_sampling(
     fragment_mol=None,
     bonds: str = "predicted",
     guides=None,
+    relax=None,
 ) -> pd.DataFrame:
     """Generate ``job.n_samples`` ligands for ``pocket``; write ``ligands.sdf`` and ``samples.csv``.
 
@@ -226,7 +227,13 @@ def run_ligand_sampling(
     :func:`~molgen.sampling_common.sampling_guides`) correct every step's clean estimate: pocket
     repulsion keeps the ligand atoms out of the pocket's atoms, fragment attraction brings the pieces
     of a molecule together.
+
+    ``relax`` (:class:`~molgen.chem.pose_relaxation.PoseRelaxation`) cleans up every valid pose in a
+    force field, the pocket's atoms as walls (rows get ``relax_force_field`` and ``relax_rmsd``);
+    fixed fragment atoms stay put.
     """
+    from dataclasses import replace
+
     from molgen.chem.decode import LigandDecoder
     from molgen.tasks.ligand_pocket import Fragment
 
@@ -235,8 +242,12 @@ def run_ligand_sampling(
                                f"model; this checkpoint's task is {type(task).__name__}")
     extra = {} if guides is None else {"guides": guides}
 
+    if relax is not None:
+        relax = relax.in_pocket(pocket.pos, pocket.element)
+        if fragment_mol is not None:
+            relax = replace(relax, fixed_atoms=tuple(range(fragment_mol.GetNumHeavyAtoms())))
     try:
-        decoder = LigandDecoder(bonds, job.largest_fragment)
+        decoder = LigandDecoder(bonds, job.largest_fragment, relax)
     except ValueError as exc:
         raise MolgenInputError(str(exc)) from None
     check_pocket_size(pocket, task.pocket_mode, getattr(task, "max_pocket_atoms", None))

@@ -102,8 +102,9 @@ def pocket_repulsion(task, value: Any):
     return PocketRepulsion(min_distance=distance) if distance > 0 else None
 
 
-def parse_join_fragments(value: Any) -> bool | None:
-    """``join_fragments``: ``None`` (the model's default), ``True`` or ``False``."""
+def parse_switch(key: str, value: Any) -> bool | None:
+    """An on/off setting such as ``join_fragments`` or ``relax``: ``None`` (the default), ``True``
+    or ``False``."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -111,7 +112,7 @@ def parse_join_fragments(value: Any) -> bool | None:
     text = str(value).strip().lower()
     if text in ("true", "false"):
         return text == "true"
-    raise MolgenInputError(f"join_fragments={value!r}: give true, false, or null for the model's default")
+    raise MolgenInputError(f"{key}={value!r}: give true, false, or null for the default")
 
 
 def fragment_attraction(task, value: Any, fixed_atoms: bool = False):
@@ -122,7 +123,7 @@ def fragment_attraction(task, value: Any, fixed_atoms: bool = False):
     piece holding fixed atoms would be torn from them (a linker's two anchors are two pieces)."""
     from molgen.diffusion.fragment_attraction import FragmentAttraction
 
-    join = parse_join_fragments(value)
+    join = parse_switch("join_fragments", value)
     if join and fixed_atoms:
         raise MolgenInputError("join_fragments=true: fragment attraction moves whole pieces and would tear "
                                "them from fixed atoms; it is not available with fix_fragment= / fix_atoms=")
@@ -148,6 +149,21 @@ def sampling_guides(task, clash_distance: Any = None, join_fragments: Any = None
                                        f"{type(task).__name__}")
     guides = tuple(g for g in (attraction, repulsion) if g is not None)
     return SamplingGuides(guides) if guides else None
+
+
+def pose_relaxation(value: Any):
+    """The :class:`~molgen.chem.pose_relaxation.PoseRelaxation` for ``relax=value``: the standard
+    one by default (``None``) and for ``True``; none for ``False``."""
+    from molgen.chem.pose_relaxation import PoseRelaxation
+
+    return None if parse_switch("relax", value) is False else PoseRelaxation()
+
+
+def describe_relaxation(relax) -> tuple[str, str]:
+    """Summary row of a :class:`~molgen.chem.pose_relaxation.PoseRelaxation` (or ``None``)."""
+    if relax is None:
+        return ("pose relaxation", "off")
+    return ("pose relaxation", f"MMFF94 (UFF), heavy atoms free within {relax.max_displacement:g} A")
 
 
 def describe_guides(guides) -> list[tuple[str, str]]:

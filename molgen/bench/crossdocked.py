@@ -277,7 +277,8 @@ def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> 
     return table
 
 
-def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=None) -> pd.DataFrame:
+def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=None,
+                relax=None) -> pd.DataFrame:
     from molgen.evaluate import evaluate
     from molgen.sampling import SamplingJob, run_ligand_sampling
     from molgen.sampling_common import parse_n_atoms
@@ -287,7 +288,7 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=
                       largest_fragment=bool(cfg.largest_fragment), guidance_scale=float(cfg.guidance_scale),
                       resume=True)
     samples = run_ligand_sampling(task, _pocket(cx, cfg), job, sampler=sampler, bonds=str(cfg.bonds),
-                                  guides=guides)
+                                  guides=guides, relax=relax)
     t0 = time.perf_counter()
     e = cfg.eval
     dock_some = bool(e.vina) and bool(e.vina_dock) and e.get("vina_dock_per_pocket") is not None
@@ -339,7 +340,8 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     import torch
 
     from molgen.api import load_model
-    from molgen.sampling_common import describe_guides, resolve_device, sampling_guides
+    from molgen.sampling_common import (describe_guides, describe_relaxation, pose_relaxation, resolve_device,
+                                        sampling_guides)
     from molgen.diffusion.samplers import SAMPLERS
 
     outdir = Path(cfg.outdir)
@@ -355,6 +357,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     task = load_model(cfg.ckpt, device=str(resolve_device(str(cfg.device))))
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
     guides = sampling_guides(task, cfg.get("clash_distance"), cfg.get("join_fragments"))
+    relax = pose_relaxation(cfg.get("relax"))
     frames = []
     for done, cx in enumerate(complexes, start=1):
         pdir = outdir / "pockets" / f"{cx.index:03d}_{cx.target}"
@@ -363,7 +366,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
             print(f"[{done}/{len(complexes)}] {cx.key}: done before, kept", flush=True)
             continue
         t0 = time.perf_counter()
-        frames.append(_run_pocket(task, sampler, cx, cfg, pdir, guides))
+        frames.append(_run_pocket(task, sampler, cx, cfg, pdir, guides, relax))
         f = frames[-1]
         print(f"[{done}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
               f"{int(_valid_and_connected(f).sum())} of them connected, "
@@ -382,7 +385,8 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     head = (f"{title}: {len(complexes)} pockets x {cfg.n_samples} samples, "
             f"{type(sampler or task.sampler).__name__} {steps} steps, "
             f"guidance {float(cfg.guidance_scale):g}, "
-            f"{', '.join(f'{k} {v}' for k, v in describe_guides(guides))}, checkpoint "
+            f"{', '.join(f'{k} {v}' for k, v in (*describe_guides(guides), describe_relaxation(relax)))}, "
+            f"checkpoint "
             f"{Path(cfg.ckpt).name if cfg.ckpt else 'bundled'}, pocket {cfg.pocket}, largest fragment "
             f"{bool(cfg.largest_fragment)}, Vina dock {dock}, {torch.get_num_threads()} thread(s), "
             f"{time.strftime('%Y-%m-%d')}")

@@ -9,7 +9,9 @@ downstream of :func:`~molgen.chem.reconstruct.reconstruct_mol` (SDF, properties,
 :data:`BOND_SOURCES`: the bonds as predicted, the predicted bonds after
 :func:`~molgen.chem.valence_repair.repair_valence` (``method="repaired"``; the row keeps the
 verdict on the bonds as predicted beside it), or bonds perceived from the coordinates alone
-(:func:`~molgen.chem.reconstruct.reconstruct_mol`, as for an atoms-only model).
+(:func:`~molgen.chem.reconstruct.reconstruct_mol`, as for an atoms-only model). With a ``relax``
+(:class:`~molgen.chem.pose_relaxation.PoseRelaxation`) every valid molecule's pose is then cleaned
+up in a force field near where the model put it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rdkit import Chem
 from rdkit.rdBase import BlockLogs
 
 from molgen.chem.bond_graph import BondGraph, mol_from_graph
+from molgen.chem.pose_relaxation import PoseRelaxation
 from molgen.chem.reconstruct import ReconstructedMol, reconstruct_mol
 
 __all__ = ["BOND_SOURCES", "LigandDecoder", "decode_graph"]
@@ -53,17 +56,34 @@ class LigandDecoder:
     ``bonds``: one of :data:`BOND_SOURCES`. A generated ligand without predicted bonds (an
     atoms-only model) is always read from its coordinates. With ``"repaired"`` the extra columns
     are ``valid_predicted`` / ``connected_predicted`` (the verdict on the bonds as predicted) and
-    ``bond_edits`` (bond orders lowered + bonds removed + bonds added by the repair).
+    ``bond_edits`` (bond orders lowered + bonds removed + bonds added by the repair). With
+    ``relax`` a valid molecule's pose is relaxed and its row gets ``relax_force_field`` and
+    ``relax_rmsd``; SMILES (stereo) are read from the relaxed pose. A relaxation that raises keeps
+    the generated pose (``relax_force_field="failed"``, the reason in ``relax_error``).
     """
 
     bonds: str = "predicted"
     largest_fragment: bool = False
+    relax: PoseRelaxation | None = None
 
     def __post_init__(self) -> None:
         if self.bonds not in BOND_SOURCES:
             raise ValueError(f"bonds={self.bonds!r}: allowed values are {', '.join(BOND_SOURCES)}")
 
     def __call__(self, pos, elements, graph: BondGraph | None) -> tuple[ReconstructedMol, dict]:
+        rec, extra = self._decode(pos, elements, graph)
+        if self.relax is not None and rec.valid:
+            try:
+                with BlockLogs():
+                    mol, columns = self.relax(rec.mol)
+                    rec.mol, rec.smiles = mol, Chem.MolToSmiles(mol)
+            except Exception as exc:  # noqa: BLE001 -- a force-field failure keeps the generated pose
+                columns = {"relax_force_field": "failed", "relax_rmsd": 0.0,
+                           "relax_error": f"{type(exc).__name__}: {exc}"}
+            extra.update(columns)
+        return rec, extra
+
+    def _decode(self, pos, elements, graph: BondGraph | None) -> tuple[ReconstructedMol, dict]:
         if graph is None or self.bonds == "distances":
             return reconstruct_mol(pos, elements, largest_fragment=self.largest_fragment), {}
         if self.bonds == "predicted":

@@ -16,8 +16,9 @@ from omegaconf import DictConfig
 
 from molgen.commands.validate import validate_sample_config
 from molgen.errors import MolgenInputError
-from molgen.sampling_common import (describe_guides, load_sampling_task, parse_n_atoms, resolve_device,
-                                    run_with_progress, sampling_guides, write_summary)
+from molgen.sampling_common import (describe_guides, describe_relaxation, load_sampling_task, parse_n_atoms,
+                                    pose_relaxation, resolve_device, run_with_progress, sampling_guides,
+                                    write_summary)
 
 __all__ = ["run"]
 
@@ -86,9 +87,10 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     bonds = str(cfg.get("bonds") or LIGAND_BONDS)
     guides = sampling_guides(task, cfg.get("clash_distance"), cfg.get("join_fragments"),
                              fixed_atoms=fragment is not None)
+    relax = pose_relaxation(cfg.get("relax"))
     table, wall = run_with_progress(job, steps, "ligands", lambda cb: run_ligand_sampling(
         task, pocket, job, sampler=sampler, on_step=cb, fragment_mol=fragment, bonds=bonds,
-        guides=guides))
+        guides=guides, relax=relax))
     ranked = None
     if scoring is not None:
         from molgen.scoring import ranking_rows, score_and_rank
@@ -103,6 +105,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("checkpoint", str(ckpt)),
         ("sampler", f"{type(sampler or task.sampler).__name__}, {steps} steps"),
         *describe_guides(guides),
+        describe_relaxation(relax),
         ("generated", str(n)),
         ("valid", f"{int(valid.sum())} ({100 * valid.mean():.0f} %)"),
         ("connected", f"{int((valid & table['connected'].astype(bool)).sum())}"),

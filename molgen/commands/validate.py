@@ -133,9 +133,11 @@ def _check_controls(cfg: Mapping, problems: list[str]) -> None:
     if "guidance_scale" in cfg and not _is_number(cfg["guidance_scale"]):
         problems.append(f"guidance_scale={cfg['guidance_scale']!r}: must be a finite number (1: conditional, "
                         "0: unconditional)")
-    from molgen.sampling_common import parse_clash_distance, parse_join_fragments
+    from molgen.sampling_common import parse_clash_distance, parse_switch
 
-    for key, parse in (("clash_distance", parse_clash_distance), ("join_fragments", parse_join_fragments)):
+    for key, parse in (("clash_distance", parse_clash_distance),
+                       ("join_fragments", lambda v: parse_switch("join_fragments", v)),
+                       ("relax", lambda v: parse_switch("relax", v))):
         if cfg.get(key) not in (None, ""):
             try:
                 parse(_plain(cfg[key]))

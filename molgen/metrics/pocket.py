@@ -86,15 +86,6 @@ def count_clashes(
     return int((d < limit).sum())
 
 
-def _force_field(mol: Chem.Mol, name: str):
-    from rdkit.Chem import AllChem
-
-    if name == "mmff":
-        props = AllChem.MMFFGetMoleculeProperties(mol)
-        return AllChem.MMFFGetMoleculeForceField(mol, props) if props is not None else None
-    return AllChem.UFFGetMoleculeForceField(mol)
-
-
 def strain_energy(mol: Chem.Mol, *, max_iters: int = 2000) -> dict[str, Any]:
     """Strain of the pose in kcal/mol (see the module docstring).
 
@@ -104,21 +95,19 @@ def strain_energy(mol: Chem.Mol, *, max_iters: int = 2000) -> dict[str, Any]:
     Raises:
         ValueError: neither MMFF nor UFF can parameterise the molecule.
     """
-    from rdkit.Chem import AllChem
+    from molgen.chem.pose_relaxation import force_field
 
     molh = Chem.AddHs(Chem.Mol(mol), addCoords=True)
-    name = "mmff" if AllChem.MMFFHasAllMoleculeParams(molh) else "uff"
-    if name == "uff" and not AllChem.UFFHasAllMoleculeParams(molh):
+    picked = force_field(molh)
+    if picked is None:
         raise ValueError("neither MMFF94 nor UFF has parameters for this molecule")
-    ff = _force_field(molh, name)
-    if ff is None:
-        raise ValueError(f"could not set up the {name.upper()} force field")
+    ff, name = picked
     for atom in molh.GetAtoms():  # relax only the added hydrogens
         if atom.GetAtomicNum() > 1:
             ff.AddFixedPoint(atom.GetIdx())
     ff.Minimize(maxIts=max_iters)
     pose_energy = float(ff.CalcEnergy())
-    relax = _force_field(molh, name)  # positions now hold the H-relaxed pose
+    relax, _ = force_field(molh)  # positions now hold the H-relaxed pose
     relax.Minimize(maxIts=max_iters)
     relaxed_energy = float(relax.CalcEnergy())
     return {
