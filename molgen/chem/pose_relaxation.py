@@ -59,8 +59,9 @@ class PoseRelaxation:
         force_constant: kcal/mol/A^2 of the restraint beyond ``max_displacement``.
         max_iters: minimiser iterations.
         fixed_atoms: indices of atoms that do not move at all (a fragment the user fixed).
-        pocket_clearance: the wall's distance from each pocket atom, a fraction of the pair's summed
-            van der Waals radii (RDKit's periodic table).
+        pocket_clearance: how far out a ligand atom closer than that is pushed from a pocket atom,
+            a fraction of the pair's summed van der Waals radii (RDKit's periodic table); farther
+            atoms are held where they are (module docstring).
     """
 
     max_displacement: float = 0.3
