@@ -95,15 +95,15 @@ class PoseRelaxation:
         """``(relaxed molecule, columns)``: a new heavy-atom molecule with the relaxed conformer
         and ``relax_force_field`` ("mmff", "uff", or "none": the input comes back unchanged) and
         ``relax_rmsd`` (Angstrom the heavy atoms moved, root mean square)."""
+        fixed = {int(k) for k in self.fixed_atoms}
+        if fixed and max(fixed) >= mol.GetNumAtoms():
+            raise ValueError(f"fixed atom {max(fixed)} of a molecule with {mol.GetNumAtoms()} atoms")
         molh = Chem.AddHs(Chem.Mol(mol), addCoords=True)
         picked = force_field(molh)
         if picked is None:
             return Chem.Mol(mol), {"relax_force_field": "none", "relax_rmsd": 0.0}
         ff, name = picked
         restrain = ff.MMFFAddPositionConstraint if name == "mmff" else ff.UFFAddPositionConstraint
-        fixed = {int(k) for k in self.fixed_atoms}
-        if fixed and max(fixed) >= mol.GetNumAtoms():
-            raise ValueError(f"fixed atom {max(fixed)} of a molecule with {mol.GetNumAtoms()} atoms")
         for atom in molh.GetAtoms():
             if atom.GetIdx() in fixed:
                 ff.AddFixedPoint(atom.GetIdx())

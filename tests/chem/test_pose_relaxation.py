@@ -11,6 +11,7 @@ from scipy.spatial.transform import Rotation
 from molgen.chem.bond_graph import BondGraph, graph_from_mol
 from molgen.chem.decode import LigandDecoder
 from molgen.chem.pose_relaxation import PoseRelaxation, force_field
+from molgen.metrics.pocket import strain_energy
 
 SMILES = "CC(=O)Nc1ccc(/C=C/C(=O)O)cc1"
 
@@ -28,13 +29,8 @@ def _distorted(embed, noise: float = 0.15, seed: int = 0) -> Chem.Mol:
 
 
 def _energy(mol: Chem.Mol) -> float:
-    molh = Chem.AddHs(mol, addCoords=True)
-    ff, _ = force_field(molh)
-    for atom in molh.GetAtoms():  # only the added hydrogens relax: the heavy-atom pose is scored
-        if atom.GetAtomicNum() > 1:
-            ff.AddFixedPoint(atom.GetIdx())
-    ff.Minimize(maxIts=500)
-    return ff.CalcEnergy()
+    """Force-field energy of the heavy-atom pose (hydrogens relaxed, heavy atoms fixed)."""
+    return strain_energy(mol)["pose_energy"]
 
 
 def _bond_lengths(mol: Chem.Mol) -> np.ndarray:
