@@ -34,6 +34,8 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import AllChem
 
+from molgen.chem.vdw import vdw_radii
+
 __all__ = ["PoseRelaxation", "force_field"]
 
 
@@ -77,13 +79,11 @@ class PoseRelaxation:
         pos = np.asarray(pos, dtype=np.float64).reshape(-1, 3)
         if len(elements) != len(pos):
             raise ValueError(f"{len(pos)} pocket positions but {len(elements)} elements")
-        table = Chem.GetPeriodicTable()
-        known = {table.GetElementSymbol(z) for z in range(1, 119)}
-        unknown = sorted(set(map(str, elements)) - known)
-        if unknown:
-            raise ValueError(f"pocket elements {unknown}: not element symbols, no van der Waals radius")
-        radii = {e: table.GetRvdw(e) for e in set(map(str, elements))}
-        return replace(self, pocket_pos=pos, pocket_radii=np.array([radii[str(e)] for e in elements]))
+        try:
+            radii = vdw_radii(elements)
+        except ValueError as err:
+            raise ValueError(f"pocket {err}") from None
+        return replace(self, pocket_pos=pos, pocket_radii=radii)
 
     def __post_init__(self) -> None:
         if not self.max_displacement >= 0 or not self.force_constant > 0 or int(self.max_iters) < 1:
@@ -127,10 +127,9 @@ class PoseRelaxation:
         at least the clearance."""
         if self.pocket_pos is None or not len(self.pocket_pos):
             return
-        table = Chem.GetPeriodicTable()
         heavy = [a.GetIdx() for a in molh.GetAtoms() if a.GetAtomicNum() > 1]
         lig = molh.GetConformer().GetPositions()[heavy]
-        r_lig = np.array([table.GetRvdw(molh.GetAtomWithIdx(i).GetAtomicNum()) for i in heavy])
+        r_lig = vdw_radii([molh.GetAtomWithIdx(i).GetSymbol() for i in heavy])
         touch = r_lig[:, None] + self.pocket_radii[None, :]
         d = np.linalg.norm(lig[:, None, :] - self.pocket_pos[None, :, :], axis=-1)
         wall = np.maximum(self.pocket_clearance * touch, d)

@@ -139,13 +139,14 @@ class ComplexDataModule(L.LightningDataModule):
         train, val, test = split_by_group(groups, self.val_fraction, self.test_fraction, self.seed)
         self.splits = {"train": train, "val": val, "test": test}
 
-    def _subset(self, split: str) -> Subset:
+    def subset(self, split: str) -> Subset:
+        """The graphs of one split (``"train"``, ``"val"`` or ``"test"``)."""
         if self.dataset is None:
             self.setup()
         return Subset(self.dataset, self.splits[split])
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader | list:
-        subset = self._subset(split)
+        subset = self.subset(split)
         if len(subset) == 0:
             return []
         return DataLoader(

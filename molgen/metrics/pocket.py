@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 from rdkit import Chem
 
+from molgen.chem.vdw import vdw_radii
+
 __all__ = [
     "CLASH_TOLERANCE",
     "PB_TIMEOUT",
@@ -40,18 +42,6 @@ __all__ = [
 
 CLASH_TOLERANCE = 0.5
 """Angstrom subtracted from the sum of vdW radii before a pair counts as a clash."""
-
-
-def _vdw(elements: Sequence[str]) -> np.ndarray:
-    table = Chem.GetPeriodicTable()
-    radii = []
-    for el in elements:
-        sym = str(el).strip().capitalize()
-        try:
-            radii.append(table.GetRvdw(table.GetAtomicNumber(sym)))
-        except RuntimeError:
-            radii.append(1.7)  # unknown element: carbon-sized
-    return np.asarray(radii, dtype=float)
 
 
 def count_clashes(
@@ -73,8 +63,9 @@ def count_clashes(
     if not lig_keep.any() or not prot_keep.any():
         return 0
     lig_pos, prot_pos = lig_pos[lig_keep], prot_pos[prot_keep]
-    r_lig = _vdw([e for e, k in zip(ligand_elements, lig_keep) if k])
-    r_prot = _vdw([e for e, k in zip(protein_elements, prot_keep) if k])
+    # an element RDKit does not know counts carbon-sized
+    r_lig = vdw_radii([e for e, k in zip(ligand_elements, lig_keep) if k], unknown=1.7)
+    r_prot = vdw_radii([e for e, k in zip(protein_elements, prot_keep) if k], unknown=1.7)
     # only protein atoms near the ligand matter: cut before the full distance matrix
     near = np.linalg.norm(prot_pos - lig_pos.mean(0), axis=1) <= (
         np.linalg.norm(lig_pos - lig_pos.mean(0), axis=1).max() + 2 * r_prot.max()

@@ -172,3 +172,12 @@ def test_a_failing_relaxation_keeps_the_generated_pose_and_says_why(embed):
     assert rec.valid and np.allclose(rec.mol.GetConformer().GetPositions(), g.pos, atol=1e-5)
     assert cols == {"relax_force_field": "failed", "relax_rmsd": 0.0,
                     "relax_error": "RuntimeError: no parameters today"}
+
+
+def test_van_der_waals_radii_read_any_case_and_refuse_or_default_unknown_symbols():
+    from molgen.chem.vdw import vdw_radii
+
+    np.testing.assert_allclose(vdw_radii(["C", "CL", "cl"]), [1.7, 1.8, 1.8])  # RDKit: C 1.7, Cl 1.8
+    with pytest.raises(ValueError, match=r"\['Qq'\]: not element symbols"):
+        vdw_radii(["C", "Qq"])
+    np.testing.assert_allclose(vdw_radii(["Qq"], unknown=1.7), [1.7])

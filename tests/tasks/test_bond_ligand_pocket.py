@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from rdkit import Chem
+from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
 from molgen.data.datasets.pose_complexes import PoseComplexDataset
@@ -235,3 +236,21 @@ def test_fragment_attraction_leaves_every_piece_touching_the_largest(task, poses
                                              guides=SamplingGuides((FragmentAttraction(),)))]
     assert farthest_piece(free) > 2.0, "an untrained model should leave some piece apart"
     assert farthest_piece(pulled) <= 1.5 + 1e-4
+
+
+def test_the_task_trains_on_batches_with_replayed_molecules(task, poses):
+    """Moses3d replay (molgen/data/replay.py): molecules come as complexes with an empty pocket,
+    beside real complexes or as a whole batch."""
+    from molgen.data.replay import PocketlessMolecules
+
+    mol = poses[1]
+    as_molecule = Data(pos=mol.ligand_pos - mol.ligand_pos.mean(0), atom_types=mol.ligand_types,
+                       charges=mol.ligand_charges, bond_index=mol.ligand_bond_index,
+                       bond_types=mol.ligand_bond_types, num_nodes=mol.ligand_pos.shape[0])
+    replayed = PocketlessMolecules([as_molecule], pocket_dim=poses[0].pocket_feat.shape[1])[0]
+    for items in ([poses[0], replayed], [replayed, replayed]):
+        batch = next(iter(DataLoader(items, batch_size=2, follow_batch=FOLLOW_BATCH)))
+        task.train()
+        out = task.diffusion_loss(task.unpack(batch), torch.Generator().manual_seed(0))
+        task.eval()
+        assert torch.isfinite(out["loss"]) and out["loss_bonds"] > 0
