@@ -85,3 +85,40 @@ def test_posebusters_time_limit_works_from_a_script_without_a_main_guard(tmp_pat
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == ["script body ran", "pb_volume_overlap_with_waters"]
+
+
+def test_the_posebusters_worker_ends_when_its_parent_is_killed():
+    """A killed benchmark leaves no PoseBusters process behind (the worker's stdin stays open
+    here, so only the parent watch can end it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    read_end, write_end = os.pipe()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time; "
+         "p = subprocess.Popen([sys.executable, '-m', 'molgen.metrics.posebusters_worker'], "
+         "stdin=int(sys.argv[1]), pass_fds=(int(sys.argv[1]),)); print(p.pid, flush=True); time.sleep(120)",
+         str(read_end)], stdout=subprocess.PIPE, pass_fds=(read_end,))
+    os.close(read_end)
+    try:
+        worker = int(parent.stdout.readline())
+        time.sleep(1.0)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+        def alive() -> bool:
+            try:
+                with open(f"/proc/{worker}/stat") as f:
+                    return f.read().split(")")[-1].split()[0] != "Z"
+            except FileNotFoundError:
+                return False
+
+        deadline = time.monotonic() + 15.0
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not alive()
+    finally:
+        os.close(write_end)
