@@ -68,7 +68,9 @@ class ReplaySampler(Sampler[int]):
     """Every epoch: all ``n_main`` indices and ``n_replay_per_epoch`` of the ``n_replay`` following
     them, shuffled together. Replay molecules are taken in order of one seeded permutation, so
     successive epochs see new ones until the set is used up; epoch ``e`` is fixed by ``(seed, e)``
-    (Lightning calls :meth:`set_epoch`), so a resumed run continues the same sequence."""
+    (Lightning calls :meth:`set_epoch`), so a resumed run continues the same sequence. Under DDP,
+    Lightning wraps this sampler and sets the wrapper's epoch only: every epoch then replays the
+    same molecules (single-device runs, the recipes here, walk the whole permutation)."""
 
     def __init__(self, n_main: int, n_replay: int, n_replay_per_epoch: int, seed: int = 0) -> None:
         if n_main < 1 or n_replay < 1:
