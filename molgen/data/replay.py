@@ -15,7 +15,7 @@ from typing import Iterator
 
 import lightning as L
 import numpy as np
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import ConcatDataset, Dataset, Sampler
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
@@ -46,22 +46,9 @@ class PocketlessMolecules(Dataset):
         n = int(m.pos.shape[0])
         return BondComplexData(ligand_pos=m.pos, ligand_types=m.atom_types, ligand_charges=m.charges,
                                ligand_bond_index=m.bond_index, ligand_bond_types=m.bond_types,
-                               pocket_pos=m.pos.new_zeros(0, 3), pocket_feat=m.pos.new_zeros(0, self.pocket_dim),
+                               pocket_pos=m.pos.new_zeros(0, 3),
+                               pocket_feat=m.pos.new_zeros(0, self.pocket_dim),
                                center=m.pos.new_zeros(1, 3), name=f"replay:{i}", smiles="", num_nodes=n)
-
-
-class _Joined(Dataset):
-    """Indices ``< len(first)`` read ``first``, the rest ``second``."""
-
-    def __init__(self, first: Dataset, second: Dataset) -> None:
-        self.first, self.second = first, second
-
-    def __len__(self) -> int:
-        return len(self.first) + len(self.second)
-
-    def __getitem__(self, i: int):
-        n = len(self.first)
-        return self.first[i] if i < n else self.second[i - n]
 
 
 class ReplaySampler(Sampler[int]):
@@ -74,10 +61,13 @@ class ReplaySampler(Sampler[int]):
 
     def __init__(self, n_main: int, n_replay: int, n_replay_per_epoch: int, seed: int = 0) -> None:
         if n_main < 1 or n_replay < 1:
-            raise MolgenInputError(f"replay needs training complexes and molecules, got {n_main} and {n_replay}")
+            raise MolgenInputError(
+                f"replay needs training complexes and molecules, got {n_main} and {n_replay}")
         if not 0 <= n_replay_per_epoch <= n_replay:
-            raise MolgenInputError(f"{n_replay_per_epoch} replay molecules per epoch, only {n_replay} available")
-        self.n_main, self.n_replay, self.per_epoch, self.seed = n_main, n_replay, n_replay_per_epoch, int(seed)
+            raise MolgenInputError(
+                f"{n_replay_per_epoch} replay molecules per epoch, only {n_replay} available")
+        self.n_main, self.n_replay, self.per_epoch = n_main, n_replay, n_replay_per_epoch
+        self.seed = int(seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -101,8 +91,9 @@ class ReplayDataModule(L.LightningDataModule):
     Args:
         main: the complexes (a :class:`~molgen.data.datamodule.PoseComplexDataModule`); its
             validation split, size model and pocket settings are this module's.
-        replay: the pretraining molecules (e.g. :class:`~molgen.data.molecule_datamodule.SDFMoleculeDataModule`
-            on moses3d), already in their zero-CoM frame.
+        replay: the pretraining molecules (e.g. an
+            :class:`~molgen.data.molecule_datamodule.SDFMoleculeDataModule` on moses3d), already
+            in their zero-CoM frame.
         replay_fraction: share of each epoch's training graphs that are replayed molecules (0 <= f < 1).
         batch_size: graphs per training batch (complexes and molecules together).
         seed: seed of the replay order and of the shuffling.
@@ -137,7 +128,7 @@ class ReplayDataModule(L.LightningDataModule):
         f = self.replay_fraction
         per_epoch = min(len(molecules), int(round(len(complexes) * f / (1.0 - f))))
         sampler = ReplaySampler(len(complexes), len(molecules), per_epoch, self.seed)
-        return DataLoader(_Joined(complexes, molecules), batch_size=self.batch_size, sampler=sampler,
+        return DataLoader(ConcatDataset([complexes, molecules]), batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.main.num_workers, follow_batch=FOLLOW_BATCH)
 
     def val_dataloader(self):
@@ -151,4 +142,3 @@ class ReplayDataModule(L.LightningDataModule):
 
     def fit_ligand_size_model(self, split: str = "train", n_bins: int = 10) -> LigandSizeModel:
         return self.main.fit_ligand_size_model(split, n_bins)
-
