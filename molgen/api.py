@@ -72,6 +72,7 @@ def sample_ligands(
     clash_distance: float | None = None,
     join_fragments: bool | None = None,
     relax: bool | None = None,
+    guidance_scale: float | Sequence[float] | None = None,
 ) -> list[Chem.Mol] | tuple[list[Chem.Mol], pd.DataFrame]:
     """Generate ligands in a pocket; returns the valid molecules (receptor frame, Angstrom).
 
@@ -84,7 +85,9 @@ def sample_ligands(
     for a bond-aware model; ``0``: off); ``join_fragments``: fragment attraction as ``molgen sample
     join_fragments=`` (``None``: the model's default, on for a bond-aware model; ``False``: off);
     ``relax``: the force-field clean-up of each pose as ``molgen sample relax=`` (``None``: on;
-    ``False``: the poses as generated).
+    ``False``: the poses as generated). ``guidance_scale``: classifier-free guidance of the pocket as
+    ``molgen sample guidance_scale=``, a number or ``[positions, chemistry]`` (``None``: the model's
+    default, ``[1, 0.5]`` for a bond-aware model trained with pocket dropout; ``1``: conditional).
 
     ``score="vina"`` scores every valid, connected ligand in the receptor (Vina score and minimize,
     PoseBusters; :mod:`molgen.scoring`, needs the eval extra) on ``n_jobs`` processes: the molecules
@@ -94,7 +97,7 @@ def sample_ligands(
     """
     from molgen.io.pocket import read_pocket
     from molgen.sampling import SamplingJob, read_written_sdf, run_ligand_sampling
-    from molgen.sampling_common import parse_n_atoms, pose_relaxation, sampling_guides
+    from molgen.sampling_common import guidance, parse_n_atoms, pose_relaxation, sampling_guides
     from molgen.scoring import ScoreSettings, check_scoring_tools, score_and_rank
 
     model = model if model is not None else load_model()
@@ -112,7 +115,8 @@ def sample_ligands(
     out, tmp = _outdir(outdir)
     try:
         job = SamplingJob(outdir=out, n_samples=n_samples, n_atoms=parse_n_atoms(n_atoms), steps=steps,
-                          batch_size=batch_size, seed=seed, largest_fragment=largest_fragment)
+                          batch_size=batch_size, seed=seed, largest_fragment=largest_fragment,
+                          guidance_scale=guidance(model, guidance_scale))
         table = run_ligand_sampling(model, pocket, job, sampler=sampler, guides=guides, relax=relaxation)
         if scoring is not None:
             table, _, _ = score_and_rank(out, -(-n_samples // batch_size), scoring, resume=False)

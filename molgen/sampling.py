@@ -15,13 +15,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 import torch
 from rdkit import Chem
 
+from molgen.diffusion.guidance import GuidanceScale
 from molgen.errors import MolgenInputError
 from molgen.io.tables import write_csv_atomic
 from molgen.io.records import PocketRecord
@@ -72,7 +73,7 @@ class SamplingJob:
     seed: int = 0
     largest_fragment: bool = False
     resume: bool = False
-    guidance_scale: float = 1.0
+    guidance_scale: Any = 1.0   # a number or [positions, chemistry] (GuidanceScale)
     resample: int = 1
     allowed_elements: tuple[str, ...] | None = None
     max_retries: int = 1
@@ -88,6 +89,7 @@ class SamplingJob:
             raise MolgenInputError(f"resample={self.resample}: must be >= 1")
         if self.max_retries < 0:
             raise MolgenInputError(f"max_retries={self.max_retries}: must be >= 0")
+        self.guidance_scale = GuidanceScale.parse(self.guidance_scale)
 
 
 def _batch_sizes(task, pocket_n: int, job: SamplingJob, count: int, gen: torch.Generator) -> list[int]:

@@ -102,6 +102,24 @@ def pocket_repulsion(task, value: Any):
     return PocketRepulsion(min_distance=distance) if distance > 0 else None
 
 
+#: The guidance a bond-aware pocket model trained with pocket dropout samples with by default:
+#: coordinates conditional, chemistry halfway to the unconditional model (docs/benchmarks.md,
+#: "Chemistry-only guidance").
+BOND_MODEL_GUIDANCE = (1.0, 0.5)
+
+
+def guidance(task, value: Any):
+    """The :class:`~molgen.diffusion.guidance.GuidanceScale` for ``guidance_scale=value``: a number or
+    ``[positions, chemistry]``; ``None`` is the model's default, :data:`BOND_MODEL_GUIDANCE` for a
+    bond-aware model trained with pocket dropout (``context_dropout > 0``), else 1 (conditional)."""
+    from molgen.diffusion.guidance import GuidanceScale
+
+    if value is None or value == "":
+        guided = getattr(task, "predicts_bonds", False) and getattr(task, "context_dropout", 0.0) > 0
+        return GuidanceScale(*BOND_MODEL_GUIDANCE) if guided else GuidanceScale()
+    return GuidanceScale.parse(value)
+
+
 def parse_switch(key: str, value: Any) -> bool | None:
     """An on/off setting such as ``join_fragments`` or ``relax``: ``None`` (the default), ``True``
     or ``False``."""

@@ -33,7 +33,7 @@ def test_sample_help_lists_the_main_keys_with_defaults_per_task(capsys):
     out = capsys.readouterr().out
     settings = {line.split()[0] for line in out.splitlines() if line.startswith("  ") and "=" in line}
     assert {"n_samples=10", "seed=0", "receptor=null", "n_atoms=null", "length=100", "contig=null",
-            "fix_fragment=null", "guidance_scale=1.0"} <= settings
+            "fix_fragment=null", "guidance_scale=null"} <= settings
     assert "PDB / mmCIF, plain or .gz" in out  # the config's own comments explain the keys
     table = out[out.index("per task"):].splitlines()[2:]
     tasks = sorted(p.stem for p in (CONFIG_DIR / "task").glob("*.yaml"))

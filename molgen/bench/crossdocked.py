@@ -278,14 +278,14 @@ def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> 
 
 
 def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=None,
-                relax=None) -> pd.DataFrame:
+                relax=None, guidance=1.0) -> pd.DataFrame:
     from molgen.evaluate import evaluate
     from molgen.sampling import SamplingJob, run_ligand_sampling
     from molgen.sampling_common import parse_n_atoms
 
     job = SamplingJob(outdir=pdir, n_samples=int(cfg.n_samples), n_atoms=parse_n_atoms(cfg.n_atoms),
                       steps=cfg.steps, batch_size=int(cfg.batch_size), seed=int(cfg.seed) * 1000 + cx.index,
-                      largest_fragment=bool(cfg.largest_fragment), guidance_scale=float(cfg.guidance_scale),
+                      largest_fragment=bool(cfg.largest_fragment), guidance_scale=guidance,
                       resume=True)
     samples = run_ligand_sampling(task, _pocket(cx, cfg), job, sampler=sampler, bonds=str(cfg.bonds),
                                   guides=guides, relax=relax)
@@ -340,8 +340,8 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     import torch
 
     from molgen.api import load_model
-    from molgen.sampling_common import (describe_guides, describe_relaxation, pose_relaxation, resolve_device,
-                                        sampling_guides)
+    from molgen.sampling_common import (describe_guides, describe_relaxation, guidance, pose_relaxation,
+                                        resolve_device, sampling_guides)
     from molgen.diffusion.samplers import SAMPLERS
 
     outdir = Path(cfg.outdir)
@@ -358,6 +358,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     sampler = SAMPLERS[cfg.sampler]() if cfg.sampler else None
     guides = sampling_guides(task, cfg.get("clash_distance"), cfg.get("join_fragments"))
     relax = pose_relaxation(cfg.get("relax"))
+    guidance_scale = guidance(task, cfg.get("guidance_scale"))
     frames = []
     for done, cx in enumerate(complexes, start=1):
         pdir = outdir / "pockets" / f"{cx.index:03d}_{cx.target}"
@@ -366,7 +367,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
             print(f"[{done}/{len(complexes)}] {cx.key}: done before, kept", flush=True)
             continue
         t0 = time.perf_counter()
-        frames.append(_run_pocket(task, sampler, cx, cfg, pdir, guides, relax))
+        frames.append(_run_pocket(task, sampler, cx, cfg, pdir, guides, relax, guidance_scale))
         f = frames[-1]
         print(f"[{done}/{len(complexes)}] {cx.key}: {int(f['valid'].sum())}/{len(f)} valid, "
               f"{int(_valid_and_connected(f).sum())} of them connected, "
@@ -384,7 +385,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     title = "Training complexes (pocket model's training split)" if training else "CrossDocked2020 test set"
     head = (f"{title}: {len(complexes)} pockets x {cfg.n_samples} samples, "
             f"{type(sampler or task.sampler).__name__} {steps} steps, "
-            f"guidance {float(cfg.guidance_scale):g}, "
+            f"guidance {guidance_scale}, "
             f"{', '.join(f'{k} {v}' for k, v in (*describe_guides(guides), describe_relaxation(relax)))}, "
             f"checkpoint "
             f"{Path(cfg.ckpt).name if cfg.ckpt else 'bundled'}, pocket {cfg.pocket}, largest fragment "

