@@ -176,8 +176,8 @@ def test_chemistry_guidance_mixes_the_logits_and_keeps_the_conditional_coordinat
     assert not torch.allclose(got.bond_logits, cond.bond_logits)
     both = task._predict(net, x, t, None, ctx, GuidanceScale.parse([0.5, 0.5]), None)
     number = task._predict(net, x, t, None, ctx, 0.5, None)
-    for a, b in zip((both.x0, both.atom_logits, both.bond_logits), (number.x0, number.atom_logits, number.bond_logits)):
-        torch.testing.assert_close(a, b)
+    for name in ("x0", "atom_logits", "bond_logits"):
+        torch.testing.assert_close(getattr(both, name), getattr(number, name))
     out = task.generate(pos, feat, [6, 7], steps=3, guidance_scale=GuidanceScale(1.0, 0.5),
                         generator=torch.Generator().manual_seed(0))
     assert all(g.finite and g.graph is not None for g in out)
