@@ -16,7 +16,9 @@ Output folder::
     molecules.csv                  all pockets' rows
     summary.csv, summary.md        the table
 
-A rerun skips finished pockets and finished sampling batches, so a killed run resumes.
+A rerun skips finished pockets and finished sampling batches, so a killed run resumes. Docking may
+come later: a run with ``eval.vina_dock`` on docks the finished pockets a run without it left
+undocked (sample everywhere first, dock in later runs or array jobs).
 
 ``complexes: training`` runs the same on ``training.n`` complexes of the pocket model's own training
 split (:func:`training_complexes`), the table without reference or published rows: beside the test
@@ -93,8 +95,10 @@ _PERCENT = {"high_affinity", "validity", "connectivity", "valid_connected", "val
 # our evaluation column -> the reference CSV's column and the table key
 _PROPERTIES = [("vina_score", "vina_score"), ("vina_minimize", "vina_min"), ("vina_dock", "vina_dock"),
                ("qed", "qed"), ("sa", "sa")]
-# settings that do not change a pocket's results (may differ between a run and its resumption)
-_FREE_SETTINGS = ("n_pockets", "shard", "threads", "device", "outdir", "reference", "eval.n_jobs")
+# settings that do not change a pocket's results (may differ between a run and its resumption);
+# eval.vina_dock: a run with docking docks the pockets a run without it left undocked
+_FREE_SETTINGS = ("n_pockets", "shard", "threads", "device", "outdir", "reference", "eval.n_jobs",
+                  "eval.vina_dock")
 
 
 @dataclass(frozen=True)
@@ -249,15 +253,16 @@ def _merge(samples: pd.DataFrame, evaluated: pd.DataFrame, sdf: Path) -> pd.Data
 
 def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> pd.DataFrame:
     """``vina_dock`` for a seeded random ``eval.vina_dock_per_pocket`` of the pocket's valid samples
-    (TargetDiff's protocol docks 5 per pocket to keep docking to hours), NaN for the others; a
-    failed dock leaves NaN and its message in ``eval_error``."""
+    (TargetDiff's protocol docks 5 per pocket to keep docking to hours; null: all of them), NaN for
+    the others; a failed dock leaves NaN and its message in ``eval_error``."""
     from molgen.evaluate import evaluate
     from molgen.sampling import read_written_sdf
 
     e = cfg.eval
     table = table.assign(vina_dock=np.nan, docked=False)
     valid = table.loc[table["valid"].astype(bool), "sample"].to_numpy()
-    n = min(int(e.vina_dock_per_pocket), len(valid))
+    per = e.get("vina_dock_per_pocket")
+    n = len(valid) if per is None else min(int(per), len(valid))
     if n <= 0:
         return table
     chosen = set(np.random.default_rng(int(cfg.seed) * 1000 + cx.index).choice(valid, n, replace=False).tolist())
@@ -277,6 +282,21 @@ def _dock_some(table: pd.DataFrame, sdf: Path, cx: Complex, cfg: DictConfig) -> 
     return table
 
 
+def _docking(cfg: DictConfig) -> bool:
+    return bool(cfg.eval.vina) and bool(cfg.eval.vina_dock)
+
+
+def _finished_pocket(cx: Complex, cfg: DictConfig, pdir: Path) -> tuple[pd.DataFrame, str]:
+    """A pocket an earlier run finished, read back; docked now if this run docks and that one did not."""
+    table = pd.read_csv(pdir / "molecules.csv")
+    if not _docking(cfg) or "docked" in table:
+        return table, "done before, kept"
+    t0 = time.perf_counter()
+    table = _dock_some(table, pdir / "ligands.sdf", cx, cfg)
+    write_csv_atomic(table, pdir / "molecules.csv")
+    return table, f"done before, {int(table['docked'].sum())} docked now, {time.perf_counter() - t0:.0f} s"
+
+
 def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=None,
                 relax=None, guidance=1.0) -> pd.DataFrame:
     from molgen.evaluate import evaluate
@@ -291,17 +311,16 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=
                                   guides=guides, relax=relax)
     t0 = time.perf_counter()
     e = cfg.eval
-    dock_some = bool(e.vina) and bool(e.vina_dock) and e.get("vina_dock_per_pocket") is not None
     evaluated = pd.DataFrame()
     if samples["valid"].astype(bool).any():
         evaluated = evaluate(pdir / "ligands.sdf", cx.receptor, n_jobs=int(e.n_jobs), vina=bool(e.vina),
-                             vina_dock=bool(e.vina_dock) and not dock_some, exhaustiveness=int(e.exhaustiveness),
+                             vina_dock=False, exhaustiveness=int(e.exhaustiveness),
                              posebusters=bool(e.posebusters), strain=bool(e.strain),
                              posebusters_timeout=None if e.posebusters_timeout is None else float(e.posebusters_timeout),
                              receptor_prep=str(e.receptor_prep), ligand_prep=str(e.ligand_prep),
                              progress=False)
     table = _merge(samples, evaluated, pdir / "ligands.sdf")
-    if dock_some:
+    if _docking(cfg):
         table = _dock_some(table, pdir / "ligands.sdf", cx, cfg)
     table.insert(0, "pocket", cx.key)
     table.insert(1, "target", cx.target)
@@ -363,8 +382,9 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     for done, cx in enumerate(complexes, start=1):
         pdir = outdir / "pockets" / f"{cx.index:03d}_{cx.target}"
         if (pdir / "molecules.csv").is_file():
-            frames.append(pd.read_csv(pdir / "molecules.csv"))
-            print(f"[{done}/{len(complexes)}] {cx.key}: done before, kept", flush=True)
+            table, what = _finished_pocket(cx, cfg, pdir)
+            frames.append(table)
+            print(f"[{done}/{len(complexes)}] {cx.key}: {what}", flush=True)
             continue
         t0 = time.perf_counter()
         frames.append(_run_pocket(task, sampler, cx, cfg, pdir, guides, relax, guidance_scale))

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import lightning as L
 import numpy as np
-from torch.utils.data import ConcatDataset, Dataset, Sampler
+from torch.utils.data import ConcatDataset, Dataset, DistributedSampler
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 
@@ -51,38 +51,47 @@ class PocketlessMolecules(Dataset):
                                center=m.pos.new_zeros(1, 3), name=f"replay:{i}", smiles="", num_nodes=n)
 
 
-class ReplaySampler(Sampler[int]):
+class ReplaySampler(DistributedSampler):
     """Every epoch: all ``n_main`` indices and ``n_replay_per_epoch`` of the ``n_replay`` following
     them, shuffled together. Replay molecules are taken in order of one seeded permutation, so
     successive epochs see new ones until the set is used up; epoch ``e`` is fixed by ``(seed, e)``
-    (Lightning calls :meth:`set_epoch`), so a resumed run continues the same sequence. Under DDP,
-    Lightning wraps this sampler and sets the wrapper's epoch only: every epoch then replays the
-    same molecules (single-device runs, the recipes here, walk the whole permutation)."""
+    (Lightning calls :meth:`set_epoch`), so a resumed run continues the same sequence.
 
-    def __init__(self, n_main: int, n_replay: int, n_replay_per_epoch: int, seed: int = 0) -> None:
+    Under DDP each of ``num_replicas`` processes takes every ``num_replicas``-th index of the epoch
+    from its ``rank`` (the epoch padded from its start to a multiple, as ``DistributedSampler``
+    does). It is a ``DistributedSampler`` so that Lightning uses it as it is: Lightning wraps any
+    other sampler and sets only the wrapper's epoch, which would replay the same molecules each epoch.
+    """
+
+    def __init__(self, n_main: int, n_replay: int, n_replay_per_epoch: int, seed: int = 0,
+                 num_replicas: int = 1, rank: int = 0) -> None:
+        # DistributedSampler.__init__ is not called: it wants a dataset and a process group
         if n_main < 1 or n_replay < 1:
             raise MolgenInputError(
                 f"replay needs training complexes and molecules, got {n_main} and {n_replay}")
         if not 0 <= n_replay_per_epoch <= n_replay:
             raise MolgenInputError(
                 f"{n_replay_per_epoch} replay molecules per epoch, only {n_replay} available")
+        if not 0 <= rank < num_replicas:
+            raise MolgenInputError(f"rank {rank} of {num_replicas} processes: need 0 <= rank < num_replicas")
         self.n_main, self.n_replay, self.per_epoch = n_main, n_replay, n_replay_per_epoch
-        self.seed = int(seed)
+        self.seed, self.num_replicas, self.rank = int(seed), int(num_replicas), int(rank)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        return self.n_main + self.per_epoch
+        return -(-(self.n_main + self.per_epoch) // self.num_replicas)
 
     def __iter__(self) -> Iterator[int]:
         order = np.random.default_rng(self.seed).permutation(self.n_replay)
         start = (self.epoch * self.per_epoch) % self.n_replay
         picked = np.roll(order, -start)[:self.per_epoch] + self.n_main
         both = np.concatenate([np.arange(self.n_main), picked])
-        rng = np.random.default_rng([self.seed, self.epoch])
-        return iter(both[rng.permutation(len(both))].tolist())
+        epoch = both[np.random.default_rng([self.seed, self.epoch]).permutation(len(both))]
+        epoch = np.resize(epoch, len(self) * self.num_replicas)  # padded with its own start
+        return iter(epoch[self.rank::self.num_replicas].tolist())
 
 
 class ReplayDataModule(L.LightningDataModule):
@@ -127,7 +136,10 @@ class ReplayDataModule(L.LightningDataModule):
         molecules = PocketlessMolecules(self.replay.dataset("train"), self.main.pocket_feature_dim)
         f = self.replay_fraction
         per_epoch = min(len(molecules), int(round(len(complexes) * f / (1.0 - f))))
-        sampler = ReplaySampler(len(complexes), len(molecules), per_epoch, self.seed)
+        trainer = self.trainer  # None outside a Trainer (one process)
+        sampler = ReplaySampler(len(complexes), len(molecules), per_epoch, self.seed,
+                                num_replicas=trainer.world_size if trainer else 1,
+                                rank=trainer.global_rank if trainer else 0)
         return DataLoader(ConcatDataset([complexes, molecules]), batch_size=self.batch_size, sampler=sampler,
                           num_workers=self.main.num_workers, follow_batch=FOLLOW_BATCH)
 

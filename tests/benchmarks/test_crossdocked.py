@@ -97,6 +97,13 @@ def test_one_tiny_pocket_end_to_end_and_resume(tiny_crossdocked, tmp_path: Path,
     again = crossdocked.run(cfg)
     assert again.markdown.splitlines()[2:] == result.markdown.splitlines()[2:]
     crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides + ["eval.n_jobs=2"]))
+    # docking added by a later run: the finished pocket is docked, not sampled again
+    docked = crossdocked.run(benchmark_config("crossdocked", quick=True,
+                                              overrides=overrides + ["eval.vina_dock=true"])).molecules
+    assert "docked" in docked and docked["docked"].sum() == min(5, int(docked["valid"].sum()))
+    assert docked.loc[docked["docked"].astype(bool), "vina_dock"].lt(0).all()
+    kept = pd.read_csv(result.outdir / "pockets" / "000_SIR3" / "molecules.csv")
+    assert kept["docked"].sum() == docked["docked"].sum()  # written back: a further run docks nothing
     with pytest.raises(MolgenInputError, match="other settings"):
         crossdocked.run(benchmark_config("crossdocked", quick=True, overrides=overrides + ["n_samples=3"]))
 

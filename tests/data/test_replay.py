@@ -35,6 +35,29 @@ def test_each_epoch_has_every_complex_once_and_fresh_replay_molecules():
     assert list(sampler) == epochs[1]  # an epoch is fixed by (seed, epoch): resumes continue it
 
 
+def test_under_ddp_each_process_takes_its_share_and_epochs_still_move_on():
+    """Two processes: disjoint halves of one epoch (the padding aside), fresh molecules next epoch;
+    a DistributedSampler, so Lightning does not wrap it (its wrapper never sets this epoch)."""
+    from torch.utils.data import DistributedSampler
+
+    ranks = [ReplaySampler(n_main=10, n_replay=12, n_replay_per_epoch=5, seed=3, num_replicas=2, rank=r)
+             for r in range(2)]
+    one = ReplaySampler(n_main=10, n_replay=12, n_replay_per_epoch=5, seed=3)
+    assert isinstance(one, DistributedSampler)
+    seen = []
+    for epoch in range(2):
+        for s in (*ranks, one):
+            s.set_epoch(epoch)
+        halves = [list(s) for s in ranks]
+        assert [len(h) for h in halves] == [len(s) for s in ranks] == [8, 8]
+        whole = list(one)
+        assert sorted(halves[0] + halves[1]) == sorted(whole + whole[:1])  # 15 padded to 16
+        seen.append({i for h in halves for i in h if i >= 10})
+    assert len(seen[0]) == 5 and not seen[0] & seen[1]
+    with pytest.raises(MolgenInputError, match="rank 2 of 2"):
+        ReplaySampler(10, 12, 5, num_replicas=2, rank=2)
+
+
 def test_the_sampler_refuses_what_it_cannot_draw():
     with pytest.raises(MolgenInputError, match="only 4 available"):
         ReplaySampler(3, 4, 5)
@@ -117,5 +140,8 @@ def test_the_datamodule_mixes_the_share_asked_and_keeps_validation_on_the_comple
     assert sum(g.pocket_pos.shape[0] == 0 for g in graphs) == 2
     assert dm.val_dataloader() == ["val"] and dm.size_pairs() == [(10, 3)]
     assert main.calls == ["prepare", "setup"] and dm.pocket_feature_dim == 4
+    dm.trainer = type("DDPTrainer", (), {"world_size": 2, "global_rank": 1})()  # what the module reads
+    sampler = dm.train_dataloader().sampler
+    assert (sampler.num_replicas, sampler.rank, len(sampler)) == (2, 1, 4)
     with pytest.raises(MolgenInputError, match="replay_fraction"):
         ReplayDataModule(main, _Molecules([]), replay_fraction=1.0)
