@@ -314,7 +314,7 @@ def _run_pocket(task, sampler, cx: Complex, cfg: DictConfig, pdir: Path, guides=
     evaluated = pd.DataFrame()
     if samples["valid"].astype(bool).any():
         evaluated = evaluate(pdir / "ligands.sdf", cx.receptor, n_jobs=int(e.n_jobs), vina=bool(e.vina),
-                             vina_dock=False, exhaustiveness=int(e.exhaustiveness),
+                             vina_dock=False,  # docking: _dock_some, below
                              posebusters=bool(e.posebusters), strain=bool(e.strain),
                              posebusters_timeout=None if e.posebusters_timeout is None else float(e.posebusters_timeout),
                              receptor_prep=str(e.receptor_prep), ligand_prep=str(e.ligand_prep),
@@ -401,7 +401,7 @@ def run(cfg: DictConfig) -> CrossDockedResult:
     steps = cfg.steps or task.sample_steps
     per = cfg.eval.get("vina_dock_per_pocket")
     dock = (f"exhaustiveness {cfg.eval.exhaustiveness}, {'all valid' if per is None else f'{per} valid per pocket'}"
-            if cfg.eval.vina and cfg.eval.vina_dock else "off")
+            if _docking(cfg) else "off")
     title = "Training complexes (pocket model's training split)" if training else "CrossDocked2020 test set"
     head = (f"{title}: {len(complexes)} pockets x {cfg.n_samples} samples, "
             f"{type(sampler or task.sampler).__name__} {steps} steps, "
