@@ -13,7 +13,6 @@ A pocket larger than the model's ``max_pocket_atoms`` is refused by
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from molgen.errors import MolgenInputError
+from molgen.errors import MolgenInputError, is_finite_number
 
 __all__ = ["DEVICE_CHOICES", "FILE_KEYS", "validate_sample_config"]
 
@@ -35,10 +34,6 @@ _GENERATED_RESIDUES = ("G", "A")
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _plain(value: Any) -> Any:
@@ -69,7 +64,7 @@ def _check_positive(cfg: Mapping, key: str, problems: list[str], *, allow_three:
     value = _plain(cfg[key])
     values = list(value) if allow_three and isinstance(value, (list, tuple)) else [value]
     shape_ok = len(values) in ((1, 3) if allow_three else (1,))
-    if not shape_ok or not all(_is_number(v) and v > 0 for v in values):
+    if not shape_ok or not all(is_finite_number(v) and v > 0 for v in values):
         what = "a positive number (Angstrom)" + (" or 3 positive numbers" if allow_three else "")
         problems.append(f"{key}={value!r}: must be {what}")
 
@@ -110,7 +105,7 @@ def _check_pocket(cfg: Mapping, problems: list[str]) -> None:
     _check_positive(cfg, "box_size", problems, allow_three=True)
     center = _plain(cfg.get("box_center"))
     if center is not None and not (isinstance(center, (list, tuple)) and len(center) == 3
-                                   and all(_is_number(v) for v in center)):
+                                   and all(is_finite_number(v) for v in center)):
         problems.append(f"box_center={center!r}: must be 3 numbers [x,y,z] in Angstrom")
     if cfg.get("residues") not in (None, ""):
         from molgen.io.pocket import parse_residue_spec

@@ -14,17 +14,12 @@ guidance_scale=[1,0.5]``); :meth:`GuidanceScale.parse` reads either.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from molgen.errors import MolgenInputError
+from molgen.errors import MolgenInputError, is_finite_number
 
 __all__ = ["GuidanceScale"]
-
-
-def _finite_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -37,7 +32,7 @@ class GuidanceScale:
     def __post_init__(self) -> None:
         for name in ("positions", "chemistry"):
             value = getattr(self, name)
-            if not _finite_number(value):
+            if not is_finite_number(value):
                 raise MolgenInputError(f"guidance_scale: the {name} weight {value!r} must be a finite number")
             object.__setattr__(self, name, float(value))
 
@@ -47,10 +42,10 @@ class GuidanceScale:
         :class:`GuidanceScale`."""
         if isinstance(value, GuidanceScale):
             return value
-        if _finite_number(value):
+        if is_finite_number(value):
             return cls(value, value)
         pair = None if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") else list(value)
-        if pair is not None and len(pair) == 2 and all(_finite_number(v) for v in pair):
+        if pair is not None and len(pair) == 2 and all(is_finite_number(v) for v in pair):
             return cls(*pair)
         shown = pair if pair is not None else value
         raise MolgenInputError(f"guidance_scale={shown!r}: must be a finite number (1: conditional, 0: "
